@@ -1,0 +1,75 @@
+/**
+ * Tiny benchmark kit: medians of repeated runs, a JSON result file per run under
+ * bench/results/, and the one-line target verdicts every benchmark ends with:
+ *   target <name>: <measured> (goal <goal>) met|missed
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpus } from 'node:os';
+
+export const RESULTS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), 'results');
+
+export interface Sample {
+  /** median milliseconds per operation */
+  medianMs: number;
+  p95Ms: number;
+  runs: number;
+}
+
+function quantile(sorted: number[], q: number): number {
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))));
+  return sorted[i] ?? NaN;
+}
+
+/** Runs `fn` (after `warmup` runs) until `minRuns` runs and `minMs` total have passed. */
+export async function measure(fn: () => unknown, opts: { minRuns?: number; minMs?: number; warmup?: number; maxRuns?: number } = {}): Promise<Sample> {
+  const { minRuns = 15, minMs = 300, warmup = 3, maxRuns = 100_000 } = opts;
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < maxRuns && (times.length < minRuns || performance.now() - start < minMs)) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { medianMs: quantile(times, 0.5), p95Ms: quantile(times, 0.95), runs: times.length };
+}
+
+export interface Target {
+  name: string;
+  measured: string;
+  goal: string;
+  met: boolean;
+}
+
+export function target(name: string, measured: string, goal: string, met: boolean): Target {
+  return { name, measured, goal, met };
+}
+
+export function printTargets(targets: Target[]): void {
+  for (const t of targets) console.log(`target ${t.name}: ${t.measured} (goal ${t.goal}) ${t.met ? 'met' : 'missed'}`);
+}
+
+/** Writes one JSON document for this run and returns its path. */
+export function writeResults(bench: string, figures: unknown, targets: Target[]): string {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const file = join(RESULTS_DIR, `${bench}-${stamp}.json`);
+  const doc = {
+    bench,
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
+    figures,
+    targets,
+  };
+  writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
+  return file;
+}
+
+/** Formats a table of rows (first row = header) with aligned columns. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')).join('\n');
+}

@@ -1,0 +1,130 @@
+/**
+ * Ed25519 identity keys (RFC 8032, strict: `zip215: false`, so signatures with
+ * non-canonical encodings or small-order keys are rejected the way Wycheproof expects).
+ *
+ * Signing and verification run on @noble/curves; `node:crypto` (OpenSSL) versions are
+ * provided for hot paths and as an independent cross-check. Secrets are 32-byte seeds.
+ * JavaScript cannot promise that secret bytes are wiped from memory.
+ */
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { concatBytes, fromHex } from './bytes.js';
+import { cryptoError } from './errors.js';
+
+export const ED25519_SEED_LENGTH = 32;
+export const ED25519_PUBLIC_LENGTH = 32;
+export const ED25519_SIGNATURE_LENGTH = 64;
+
+export interface IdentityKeyPair {
+  /** 32-byte private seed. Never log, print or send it. */
+  secretKey: Uint8Array;
+  publicKey: Uint8Array;
+}
+
+function abytes(value: unknown, len: number, name: string): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array`);
+  if (value.length !== len) throw new TypeError(`${name} must be ${len} bytes, got ${value.length}`);
+}
+
+export function generateIdentityKey(): IdentityKeyPair {
+  const secretKey = ed25519.utils.randomSecretKey();
+  return { secretKey, publicKey: ed25519.getPublicKey(secretKey) };
+}
+
+export function identityPublicKey(secretKey: Uint8Array): Uint8Array {
+  abytes(secretKey, ED25519_SEED_LENGTH, 'secretKey');
+  return ed25519.getPublicKey(secretKey);
+}
+
+export function ed25519Sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
+  abytes(secretKey, ED25519_SEED_LENGTH, 'secretKey');
+  if (!(message instanceof Uint8Array)) throw new TypeError('message must be a Uint8Array');
+  return ed25519.sign(message, secretKey);
+}
+
+/** Strict RFC 8032 verification; false (never a throw) for anything that does not verify. */
+export function ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  if (!(signature instanceof Uint8Array) || !(message instanceof Uint8Array) || !(publicKey instanceof Uint8Array)) return false;
+  if (signature.length !== ED25519_SIGNATURE_LENGTH || publicKey.length !== ED25519_PUBLIC_LENGTH) return false;
+  try {
+    return ed25519.verify(signature, message, publicKey, { zip215: false });
+  } catch {
+    return false;
+  }
+}
+
+// DER prefixes of the PKCS#8 and SPKI wrappers for an Ed25519 key (RFC 8410).
+const PKCS8_PREFIX = fromHex('302e020100300506032b657004220420');
+const SPKI_PREFIX = fromHex('302a300506032b6570032100');
+
+export function ed25519Pkcs8Der(secretKey: Uint8Array): Uint8Array {
+  abytes(secretKey, ED25519_SEED_LENGTH, 'secretKey');
+  return concatBytes(PKCS8_PREFIX, secretKey);
+}
+
+export function ed25519SpkiDer(publicKey: Uint8Array): Uint8Array {
+  abytes(publicKey, ED25519_PUBLIC_LENGTH, 'publicKey');
+  return concatBytes(SPKI_PREFIX, publicKey);
+}
+
+/** Private key as PKCS#8 PEM (what `openssl pkey` reads). */
+export function ed25519PrivateKeyPem(secretKey: Uint8Array): string {
+  return createPrivateKey({ key: Buffer.from(ed25519Pkcs8Der(secretKey)), format: 'der', type: 'pkcs8' })
+    .export({ format: 'pem', type: 'pkcs8' })
+    .toString();
+}
+
+/** Reads a PKCS#8 PEM Ed25519 private key back to its seed. */
+export function ed25519SeedFromPem(pem: string): Uint8Array {
+  let der: Buffer;
+  try {
+    const key = createPrivateKey({ key: pem, format: 'pem' });
+    if (key.asymmetricKeyType !== 'ed25519') throw new Error(`key type ${key.asymmetricKeyType}`);
+    der = key.export({ format: 'der', type: 'pkcs8' });
+  } catch (e) {
+    throw cryptoError('ERR_KEY_FILE', 'not an Ed25519 PKCS#8 private key', e);
+  }
+  if (der.length !== PKCS8_PREFIX.length + ED25519_SEED_LENGTH) throw cryptoError('ERR_KEY_FILE', 'unexpected Ed25519 key encoding');
+  return new Uint8Array(der.subarray(PKCS8_PREFIX.length));
+}
+
+// --- node:crypto (OpenSSL) variants -------------------------------------------------
+
+const privCache = new WeakMap<Uint8Array, KeyObject>();
+const pubCache = new Map<string, KeyObject>();
+
+function nodePrivate(secretKey: Uint8Array): KeyObject {
+  let k = privCache.get(secretKey);
+  if (!k) {
+    k = createPrivateKey({ key: Buffer.from(ed25519Pkcs8Der(secretKey)), format: 'der', type: 'pkcs8' });
+    privCache.set(secretKey, k);
+  }
+  return k;
+}
+
+function nodePublic(publicKey: Uint8Array): KeyObject {
+  const id = Buffer.from(publicKey).toString('hex');
+  let k = pubCache.get(id);
+  if (!k) {
+    k = createPublicKey({ key: Buffer.from(ed25519SpkiDer(publicKey)), format: 'der', type: 'spki' });
+    if (pubCache.size > 4096) pubCache.clear();
+    pubCache.set(id, k);
+  }
+  return k;
+}
+
+/** Ed25519 signature by OpenSSL; byte-identical to `ed25519Sign` (RFC 8032 is deterministic). */
+export function ed25519SignNode(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
+  return new Uint8Array(nodeSign(null, message, nodePrivate(secretKey)));
+}
+
+/** Ed25519 verification by OpenSSL; false for anything that does not verify. */
+export function ed25519VerifyNode(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  if (!(signature instanceof Uint8Array) || !(message instanceof Uint8Array) || !(publicKey instanceof Uint8Array)) return false;
+  if (signature.length !== ED25519_SIGNATURE_LENGTH || publicKey.length !== ED25519_PUBLIC_LENGTH) return false;
+  try {
+    return nodeVerify(null, message, nodePublic(publicKey), signature);
+  } catch {
+    return false;
+  }
+}
