@@ -2,7 +2,7 @@
 import * as assert from 'uvu/assert';
 
 function describe(e: unknown): string {
-  if (e && typeof e === 'object' && 'code' in e) return `${(e as { code: unknown }).code}: ${(e as Error).message}`;
+  if (e instanceof Error && 'code' in e) return `${String(e.code)}: ${e.message}`;
   return String(e);
 }
 

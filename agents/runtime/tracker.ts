@@ -1,0 +1,153 @@
+/**
+ * The issuer's record of every agent it sent out (JetStream KV, so a restarted issuer
+ * still knows): which hosts reported a visit or a skip, and the time by which the agent
+ * must be home. An agent still out after that is marked lost, and the hosts it never
+ * reached are reported so they can be visited again by a new agent.
+ */
+import type { KV, NatsConnection, Subscription } from 'nats';
+import { z } from 'zod';
+import { openSignedObject } from '../../crypto/signed.js';
+import { subjects } from '../../protocol/subjects.js';
+import { decodeMessage } from '../../protocol/wire.js';
+import { agentId, VisitEntrySchema, VISIT_TYPE, type Envelope, type Visit } from './envelope.js';
+import type { Trust } from './trust.js';
+
+export interface TrackedAgent {
+  id: string;
+  kind: string;
+  sn: string | null;
+  itinerary: string[];
+  returnBy: string;
+  status: 'out' | 'home' | 'lost';
+  /** hosts that signed a visit */
+  visited: string[];
+  /** hosts reported skipped */
+  skipped: string[];
+}
+
+export interface LostAgent {
+  agent: TrackedAgent;
+  /** itinerary hosts with neither a visit nor a skip on record */
+  unreached: string[];
+}
+
+const ProgressSchema = z.strictObject({ agent: agentId, entries: z.array(VisitEntrySchema).max(64) });
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export class AgentTracker {
+  private sub?: Subscription;
+  private timer?: NodeJS.Timeout;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly kv: KV,
+    private readonly issuerId: string,
+    private readonly trust: Trust,
+  ) {}
+
+  static async open(nc: NatsConnection, issuerId: string, trust: Trust, opts: { replicas?: number } = {}): Promise<AgentTracker> {
+    const kv = await nc.jetstream().views.kv(`parley_agents_${issuerId.replace(/-/g, '_')}`, { history: 1, replicas: opts.replicas ?? 1 });
+    return new AgentTracker(nc, kv, issuerId, trust);
+  }
+
+  /** Listens for progress reports; `onLost` is called for each agent found overdue by the periodic sweep. */
+  start(onLost: (lost: LostAgent) => void | Promise<void>, sweepEveryMs = 500): void {
+    this.sub = this.nc.subscribe(subjects.hostProgress(this.issuerId), {
+      callback: (err, msg) => {
+        if (!err) void this.onProgress(msg.data).catch(() => undefined);
+      },
+    });
+    this.timer = setInterval(() => {
+      void this.sweep().then(async (lost) => {
+        for (const l of lost) await onLost(l);
+      }).catch(() => undefined);
+    }, sweepEveryMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.sub?.drain().catch(() => undefined);
+  }
+
+  /** Records an agent before it is dispatched. */
+  async track(env: Envelope, returnByMs: number): Promise<void> {
+    const h = env.header.body;
+    const rec: TrackedAgent = {
+      id: env.id,
+      kind: env.kind,
+      sn: h.sn,
+      itinerary: h.itinerary.map((x) => x.host),
+      returnBy: new Date(Math.min(Date.now() + returnByMs, Date.parse(h.expires))).toISOString(),
+      status: 'out',
+      visited: [],
+      skipped: [],
+    };
+    await this.kv.put(env.id, enc.encode(JSON.stringify(rec)));
+  }
+
+  async get(id: string): Promise<TrackedAgent | undefined> {
+    const e = await this.kv.get(id);
+    return e && e.operation === 'PUT' ? (JSON.parse(dec.decode(e.value)) as TrackedAgent) : undefined;
+  }
+
+  /** Compare-and-set update; retried when another writer got there first. */
+  private async update(id: string, fn: (a: TrackedAgent) => TrackedAgent | undefined): Promise<TrackedAgent | undefined> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const e = await this.kv.get(id);
+      if (!e || e.operation !== 'PUT') return undefined;
+      const next = fn(JSON.parse(dec.decode(e.value)) as TrackedAgent);
+      if (!next) return undefined;
+      try {
+        await this.kv.update(id, enc.encode(JSON.stringify(next)), e.revision);
+        return next;
+      } catch {
+        // lost the race: read again
+      }
+    }
+    return undefined;
+  }
+
+  /** Marks an agent home, with the hosts its verified visit log names. */
+  async markHome(id: string, visits: Visit[]): Promise<void> {
+    await this.update(id, (a) => ({ ...a, status: 'home', ...merge(a, visits) }));
+  }
+
+  private async onProgress(data: Uint8Array): Promise<void> {
+    const p = decodeMessage(ProgressSchema, data, 'progress');
+    const visits: Visit[] = [];
+    for (const entry of p.entries) {
+      const signer = this.trust.verify(entry.cert, ['merchant', 'agent-home']);
+      const v = openSignedObject<Visit>(entry.record, VISIT_TYPE, signer.publicKey);
+      if (v.host !== signer.id || v.agent !== p.agent) return;
+      visits.push(v);
+    }
+    await this.update(p.agent, (a) => (a.status === 'out' ? { ...a, ...merge(a, visits) } : undefined));
+  }
+
+  /** Marks every overdue agent lost and returns them with the hosts they never reached. */
+  async sweep(now = Date.now()): Promise<LostAgent[]> {
+    const lost: LostAgent[] = [];
+    for await (const id of await this.kv.keys()) {
+      const a = await this.get(id);
+      if (!a || a.status !== 'out' || Date.parse(a.returnBy) > now) continue;
+      const marked = await this.update(id, (x) => (x.status === 'out' ? { ...x, status: 'lost' } : undefined));
+      if (!marked) continue;
+      const done = new Set([...marked.visited, ...marked.skipped]);
+      lost.push({ agent: marked, unreached: marked.itinerary.filter((h) => !done.has(h)) });
+    }
+    return lost;
+  }
+}
+
+function merge(a: TrackedAgent, visits: Visit[]): Pick<TrackedAgent, 'visited' | 'skipped'> {
+  const visited = new Set(a.visited);
+  const skipped = new Set(a.skipped);
+  for (const v of visits) {
+    if (v.event === 'visited') visited.add(v.host);
+    else skipped.add(v.target);
+  }
+  return { visited: [...visited], skipped: [...skipped] };
+}

@@ -1,0 +1,66 @@
+/**
+ * Files that survive a crash at any instant: content goes to a temp file that is fsynced,
+ * then renamed over the target (or hard-linked, to create only if absent), then the
+ * directory is fsynced. A reader sees the old content or the new, never half of either.
+ */
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, readFileSync, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join, basename } from 'node:path';
+
+function writeTemp(path: string, data: Uint8Array | string, mode: number): string {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(tmp, 'wx', mode);
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return tmp;
+}
+
+function fsyncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // some filesystems refuse fsync on directories; the rename is still atomic there
+  }
+}
+
+/** Atomically replaces `path` with `data`. `mode` applies to new content (0600 for secrets). */
+export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 0o644): void {
+  const tmp = writeTemp(path, data, mode);
+  renameSync(tmp, path);
+  fsyncDir(dirname(path));
+}
+
+/** Atomically creates `path` with `data`; false (and nothing written) when it already exists. */
+export function createFileAtomic(path: string, data: Uint8Array | string, mode = 0o644): boolean {
+  const tmp = writeTemp(path, data, mode);
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    unlinkSync(tmp);
+    fsyncDir(dirname(path));
+  }
+}
+
+export function readJsonFile<T = unknown>(path: string): T | undefined {
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+export function writeJsonAtomic(path: string, value: unknown, mode = 0o644): void {
+  writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n', mode);
+}

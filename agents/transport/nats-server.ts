@@ -1,0 +1,153 @@
+/**
+ * Starts and stops a real nats-server (Debian's package, with JetStream) for the project:
+ * tests start one per suite, `parley home start` and `parley demo` use one when no
+ * server URL is given. Ports are picked by the server itself (`-p -1 -m -1`) and read
+ * back from its ports file; the server is ready when its `/healthz` answers ok.
+ * Nothing is ever downloaded: a missing binary is an error that says what to install.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ParleyError } from '../../crypto/errors.js';
+
+const CANDIDATES = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
+
+/** Path of the nats-server binary: $NATS_SERVER_BIN, $PATH, or Debian's location. */
+export function natsServerBinary(): string {
+  const fromEnv = process.env.NATS_SERVER_BIN;
+  if (fromEnv) return fromEnv;
+  const which = spawnSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' });
+  const onPath = which.status === 0 ? which.stdout.trim() : '';
+  if (onPath) return onPath;
+  const found = CANDIDATES.find((p) => existsSync(p));
+  if (found) return found;
+  throw new ParleyError(
+    'ERR_NATS_SERVER_MISSING',
+    'nats-server is not installed; install it with `apt-get install -y nats-server` (or run scripts/install-system-deps.sh as root), or set NATS_SERVER_BIN',
+  );
+}
+
+export interface NatsServerOptions {
+  /** JetStream store directory; a temp dir (removed on stop) when omitted. */
+  storeDir?: string;
+  /** A nats-server configuration file (permissions, TLS, cluster…). */
+  configFile?: string;
+  /** Extra command-line arguments. */
+  args?: string[];
+  /** Client port; -1 (default) lets the server pick a free one. */
+  port?: number;
+  /** How long to wait for readiness. */
+  readyTimeoutMs?: number;
+  /** Keep running after this process exits (the embedded server of `parley home`). */
+  detached?: boolean;
+}
+
+export interface NatsServer {
+  url: string;
+  monitorUrl: string;
+  storeDir: string;
+  pid: number;
+  /** Stops the server (SIGTERM, then SIGKILL) and removes temp dirs it created. */
+  stop(): Promise<void>;
+  /** SIGKILL, for crash tests; the store dir is kept. */
+  kill(): void;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+async function healthy(monitorUrl: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${monitorUrl}/healthz?js-enabled-only=true`, { signal: AbortSignal.timeout(1000) });
+    return res.ok && ((await res.json()) as { status?: string }).status === 'ok';
+  } catch {
+    return false;
+  }
+}
+
+function exitPromise(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+}
+
+export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServer> {
+  const bin = natsServerBinary();
+  const runDir = mkdtempSync(join(tmpdir(), 'parley-nats-'));
+  const ownStore = !opts.storeDir;
+  const storeDir = opts.storeDir ?? join(runDir, 'store');
+  mkdirSync(storeDir, { recursive: true });
+  const args = [
+    ...(opts.configFile ? ['-c', opts.configFile] : []),
+    '-js',
+    '-sd', storeDir,
+    '-a', '127.0.0.1',
+    '-p', String(opts.port ?? -1),
+    '-m', '-1',
+    '--ports_file_dir', runDir,
+    ...(opts.args ?? []),
+  ];
+  const child = spawn(bin, args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: opts.detached ?? false,
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const exited = exitPromise(child);
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 10_000);
+  let ports: { nats?: string[]; monitoring?: string[] } | undefined;
+  const cleanupRunDir = () => rmSync(runDir, { recursive: true, force: true });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    }
+    cleanupRunDir();
+    if (ownStore) rmSync(storeDir, { recursive: true, force: true });
+  };
+  try {
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}: ${stderr.trim()}`);
+      const file = readdirSync(runDir).find((f) => f.endsWith('.ports'));
+      if (file && !ports) {
+        try {
+          ports = JSON.parse(readFileSync(join(runDir, file), 'utf8')) as typeof ports;
+        } catch {
+          ports = undefined; // written but not complete yet
+        }
+      }
+      const monitor = ports?.monitoring?.[0];
+      if (ports?.nats?.[0] && monitor && (await healthy(monitor))) break;
+      await sleep(25);
+    }
+    if (!ports?.nats?.[0] || !ports.monitoring?.[0]) throw new Error(`nats-server not ready in time: ${stderr.trim()}`);
+  } catch (e) {
+    await stop();
+    throw new ParleyError('ERR_NATS_SERVER_START', `could not start nats-server: ${(e as Error).message}`, { cause: e });
+  }
+  if (opts.detached) {
+    child.unref();
+    child.stderr?.destroy();
+  }
+  const url = ports.nats[0]!.replace('0.0.0.0', '127.0.0.1');
+  const monitorUrl = ports.monitoring[0]!;
+  return {
+    url,
+    monitorUrl,
+    storeDir,
+    pid: child.pid!,
+    stop,
+    kill: () => {
+      child.kill('SIGKILL');
+    },
+    [Symbol.asyncDispose]: stop,
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * One real nats-server (JetStream on, temp store, free ports) per suite:
+ *   const srv = natsSuite(suite);   // starts in suite.before, stops in suite.after
+ *   const nc = await srv.connect();
+ * No mock of NATS anywhere: if nats-server is missing the suite fails with the install hint.
+ */
+import type { NatsConnection } from 'nats';
+import type { Test } from 'uvu';
+import { startNatsServer, type NatsServer, type NatsServerOptions } from '../../agents/transport/nats-server.js';
+import { connectNats } from '../../agents/transport/connect.js';
+
+export interface NatsSuite {
+  readonly server: NatsServer;
+  readonly url: string;
+  connect(name?: string): Promise<NatsConnection>;
+}
+
+export function natsSuite<T>(suite: Test<T>, opts: NatsServerOptions = {}): NatsSuite {
+  let server: NatsServer | undefined;
+  const conns: NatsConnection[] = [];
+  suite.before(async () => {
+    server = await startNatsServer(opts);
+  });
+  suite.after(async () => {
+    await Promise.allSettled(conns.map((c) => c.close()));
+    await server?.stop();
+  });
+  return {
+    get server() {
+      if (!server) throw new Error('nats-server not started yet');
+      return server;
+    },
+    get url() {
+      return this.server.url;
+    },
+    async connect(name = 'test') {
+      const nc = await connectNats({ servers: this.url, name, failFast: true });
+      conns.push(nc);
+      return nc;
+    },
+  };
+}
