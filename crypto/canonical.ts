@@ -1,7 +1,9 @@
 /**
  * RFC 8785 (JCS) canonical JSON. Everything Parley signs or hashes goes through here, so
  * the input is checked first: only plain JSON values (no undefined, functions, bigints,
- * NaN/Infinity, class instances or cycles) are accepted, and nesting is bounded.
+ * NaN/Infinity, class instances or cycles) are accepted, and nesting is bounded. Strings
+ * and keys with lone UTF-16 surrogates are refused too: RFC 8785 §3.1 requires I-JSON
+ * (RFC 7493 §2.1), and such strings have no UTF-8 form.
  */
 import canonicalize from 'canonicalize';
 import { cryptoError } from './errors.js';
@@ -9,9 +11,20 @@ import { utf8 } from './bytes.js';
 
 export const MAX_JSON_DEPTH = 32;
 
+/** A plain JSON value, the only input `canonicalJson` accepts. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+// With the `u` flag a paired surrogate is one code point, so this matches lone ones only.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+function checkString(s: string): void {
+  if (LONE_SURROGATE.test(s)) throw cryptoError('ERR_INVALID_INPUT', 'JSON strings must not contain lone surrogates');
+}
+
 function check(value: unknown, depth: number, seen: Set<object>): void {
   if (depth > MAX_JSON_DEPTH) throw cryptoError('ERR_INVALID_INPUT', `JSON nesting deeper than ${MAX_JSON_DEPTH}`);
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (value === null || typeof value === 'boolean') return;
+  if (typeof value === 'string') return checkString(value);
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw cryptoError('ERR_INVALID_INPUT', 'JSON numbers must be finite');
     return;
@@ -24,7 +37,10 @@ function check(value: unknown, depth: number, seen: Set<object>): void {
   } else {
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) throw cryptoError('ERR_INVALID_INPUT', 'only plain objects are JSON');
-    for (const v of Object.values(value)) check(v, depth + 1, seen);
+    for (const [k, v] of Object.entries(value)) {
+      checkString(k);
+      check(v, depth + 1, seen);
+    }
   }
   seen.delete(value);
 }

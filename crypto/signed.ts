@@ -59,7 +59,12 @@ export function openSignedObject<B = unknown>(obj: unknown, type: string, public
   if (o.v !== PROTOCOL_VERSION) throw cryptoError('ERR_UNSUPPORTED_VERSION', `protocol version ${JSON.stringify(o.v)} is not supported (expected ${PROTOCOL_VERSION})`);
   if (o.type !== type) throw cryptoError('ERR_WRONG_MESSAGE_TYPE', `expected a ${type}, got ${JSON.stringify(o.type)}`);
   if (typeof o.sig !== 'string') throw cryptoError('ERR_SIGNED_OBJECT_MALFORMED', 'sig must be a string');
-  const sig = fromB64u(o.sig, 'sig');
+  let sig: Uint8Array;
+  try {
+    sig = fromB64u(o.sig, 'sig');
+  } catch (e) {
+    throw cryptoError('ERR_SIGNED_OBJECT_MALFORMED', 'sig is not base64url', e);
+  }
   let input: Uint8Array;
   try {
     input = signingInput(type, o.body);

@@ -4,9 +4,11 @@
 // test files by a regular expression on their path.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
-const uvuBin = require.resolve('uvu/bin.js');
+// uvu's "exports" map does not list bin.js, so locate it next to the resolved entry (dist/).
+const uvuBin = join(dirname(require.resolve('uvu')), '..', 'bin.js');
 const pattern = process.argv[2] ?? '\\.test\\.ts$';
 
 const child = spawn(process.execPath, ['--import', 'tsx', uvuBin, 'test', pattern], {
