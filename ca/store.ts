@@ -1,0 +1,179 @@
+/**
+ * The CA directory on disk:
+ *
+ *   D/ca.pem              CA certificate
+ *   D/ca.key              CA private key, PKCS#8 PEM, mode 0600
+ *   D/issued/<id>.pem     issued party certificates
+ *   D/issued/<id>.key     their private keys, mode 0600
+ *
+ * Keys are written atomically (temp file created 0600, fsync, rename, fsync of the
+ * directory) and never returned as text to callers that print. Existing files are never
+ * replaced without `force`.
+ */
+import { closeSync, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join, resolve } from 'node:path';
+import { equalBytes } from '../crypto/bytes.js';
+import { ed25519PrivateKeyPem, ed25519SeedFromPem, generateIdentityKey, identityPublicKey } from '../crypto/ed25519.js';
+import { cryptoError } from '../crypto/errors.js';
+import { BACKDATE_MS, DEFAULT_LEAF_DAYS, createCa, issueCertificate, parseCertificate, type CertificateAuthority, type ParsedCertificate, type PartyRole } from '../crypto/x509/index.js';
+
+export interface CaPaths {
+  dir: string;
+  cert: string;
+  key: string;
+  issued: string;
+}
+
+export function caPaths(dir: string): CaPaths {
+  const d = resolve(dir);
+  return { dir: d, cert: join(d, 'ca.pem'), key: join(d, 'ca.key'), issued: join(d, 'issued') };
+}
+
+/** Writes `data` to `path` atomically with the given mode (temp file, fsync, rename). */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  let fd: number | undefined = openSync(tmp, 'wx', mode);
+  try {
+    fchmodSync(fd, mode); // the umask must not widen or narrow what we ask for
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already gone
+    }
+    throw e;
+  }
+  try {
+    const dfd = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    // some file systems cannot fsync a directory; the rename itself is still atomic
+  }
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw cryptoError('ERR_FILE_NOT_FOUND', `${what} not found: ${path}`);
+    throw cryptoError(what.includes('key') ? 'ERR_KEY_FILE' : 'ERR_FILE_NOT_FOUND', `cannot read ${what} ${path}`, e);
+  }
+}
+
+/** Reads a certificate file (PEM or DER) and parses it. */
+export function readCertificateFile(path: string): ParsedCertificate {
+  try {
+    return parseCertificate(new Uint8Array(readFileSync(path)));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw cryptoError('ERR_FILE_NOT_FOUND', `certificate not found: ${path}`);
+    throw e;
+  }
+}
+
+/** Reads an Ed25519 PKCS#8 PEM key file to its seed. */
+export function readKeyFile(path: string): Uint8Array {
+  return ed25519SeedFromPem(readText(path, 'key file'));
+}
+
+export interface InitOptions {
+  id?: string;
+  days?: number;
+  force?: boolean;
+}
+
+export interface InitResult {
+  paths: CaPaths;
+  certificate: ParsedCertificate;
+}
+
+/** Creates a CA in `dir`; ERR_FILE_EXISTS if one is there and `force` is not set. */
+export async function initCaDir(dir: string, opts: InitOptions = {}): Promise<InitResult> {
+  const paths = caPaths(dir);
+  if (!opts.force && (existsSync(paths.cert) || existsSync(paths.key))) {
+    throw cryptoError('ERR_FILE_EXISTS', `a CA already exists in ${paths.dir} (use --force to replace it)`);
+  }
+  const ca = await createCa({ ...(opts.id !== undefined && { id: opts.id }), ...(opts.days !== undefined && { days: opts.days }) });
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  mkdirSync(paths.issued, { recursive: true, mode: 0o700 });
+  writeFileAtomic(paths.key, ed25519PrivateKeyPem(ca.secretKey), 0o600);
+  writeFileAtomic(paths.cert, ca.certificate.pem, 0o644);
+  return { paths, certificate: ca.certificate };
+}
+
+export interface LoadedCa extends CertificateAuthority {
+  paths: CaPaths;
+  /** permission bits of ca.key */
+  keyMode: number;
+}
+
+/** Loads the CA in `dir` and checks that its key matches its certificate. */
+export function loadCaDir(dir: string): LoadedCa {
+  const paths = caPaths(dir);
+  if (!existsSync(paths.cert)) {
+    throw cryptoError('ERR_FILE_NOT_FOUND', `no CA in ${paths.dir} (ca.pem missing; run \`parley ca init --dir ${paths.dir}\`)`);
+  }
+  const certificate = readCertificateFile(paths.cert);
+  const secretKey = readKeyFile(paths.key);
+  if (!equalBytes(identityPublicKey(secretKey), certificate.publicKey)) {
+    throw cryptoError('ERR_KEY_FILE', `${paths.key} does not belong to ${paths.cert}`);
+  }
+  return { paths, certificate, secretKey, keyMode: statSync(paths.key).mode & 0o777 };
+}
+
+export interface IssueToDirOptions {
+  role: PartyRole;
+  id: string;
+  days?: number;
+  /** output directory; default D/issued */
+  out?: string;
+  force?: boolean;
+}
+
+export interface IssueResult {
+  certificate: ParsedCertificate;
+  certPath: string;
+  keyPath: string;
+  ca: LoadedCa;
+  /** true when the default lifetime was cut to end with the CA's */
+  clampedToCa: boolean;
+}
+
+/** Generates an identity key for `id`, issues its certificate, writes `<id>.pem` and `<id>.key`. */
+export async function issueToDir(dir: string, opts: IssueToDirOptions): Promise<IssueResult> {
+  const ca = loadCaDir(dir);
+  const out = resolve(opts.out ?? ca.paths.issued);
+  const certPath = join(out, `${opts.id}.pem`);
+  const keyPath = join(out, `${opts.id}.key`);
+  if (certPath === ca.paths.cert || keyPath === ca.paths.key) {
+    throw cryptoError('ERR_FILE_EXISTS', `refusing to write ${opts.id}'s files over the CA's own`);
+  }
+  if (!opts.force && (existsSync(certPath) || existsSync(keyPath))) {
+    throw cryptoError('ERR_FILE_EXISTS', `a certificate or key for ${opts.id} already exists in ${out} (use --force to replace it)`);
+  }
+  // without an explicit --days, a certificate that would outlive the CA ends with it instead
+  const defaultEnd = Date.now() - BACKDATE_MS + DEFAULT_LEAF_DAYS * 86_400_000;
+  const clampedToCa = opts.days === undefined && defaultEnd > ca.certificate.notAfter.getTime();
+  const key = generateIdentityKey();
+  const certificate = await issueCertificate(ca, {
+    role: opts.role,
+    id: opts.id,
+    publicKey: key.publicKey,
+    ...(opts.days !== undefined && { days: opts.days }),
+    ...(clampedToCa && { notAfter: ca.certificate.notAfter }),
+  });
+  mkdirSync(out, { recursive: true, mode: 0o700 });
+  writeFileAtomic(keyPath, ed25519PrivateKeyPem(key.secretKey), 0o600);
+  writeFileAtomic(certPath, certificate.pem, 0o644);
+  return { certificate, certPath, keyPath, ca, clampedToCa };
+}

@@ -1,0 +1,127 @@
+/**
+ * Ed25519 identity keys: noble and node:crypto (OpenSSL) produce byte-identical
+ * signatures and accept each other's; tampering is rejected by both; the PKCS#8 PEM key
+ * files round-trip; and `ed25519Verify` agrees with every Wycheproof verdict.
+ */
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { fromHex, toHex, utf8 } from '../../crypto/bytes.js';
+import {
+  ed25519PrivateKeyPem,
+  ed25519SeedFromPem,
+  ed25519Sign,
+  ed25519SignNode,
+  ed25519Verify,
+  ed25519VerifyNode,
+  generateIdentityKey,
+  identityPublicKey,
+} from '../../crypto/ed25519.js';
+import { flipBit, throwsCode } from '../helpers/assert.js';
+import { noteMissingVectors, wycheproofDir } from '../helpers/paths.js';
+
+test('RFC 8032 §7.1 test 1, by both implementations', () => {
+  const sk = fromHex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
+  const pk = fromHex('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
+  const sig = 'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b';
+  assert.equal(identityPublicKey(sk), pk);
+  assert.is(toHex(ed25519Sign(new Uint8Array(0), sk)), sig);
+  assert.is(toHex(ed25519SignNode(new Uint8Array(0), sk)), sig);
+  assert.ok(ed25519Verify(fromHex(sig), new Uint8Array(0), pk));
+  assert.ok(ed25519VerifyNode(fromHex(sig), new Uint8Array(0), pk));
+});
+
+test('noble and node:crypto signatures are byte-identical and cross-verify', () => {
+  for (let i = 0; i < 40; i++) {
+    const { secretKey, publicKey } = generateIdentityKey();
+    const msg = randomBytes(i * 17);
+    const a = ed25519Sign(msg, secretKey);
+    const b = ed25519SignNode(msg, secretKey);
+    assert.equal(a, b, `signature ${i} differs`);
+    assert.ok(ed25519Verify(b, msg, publicKey), 'noble verifies node');
+    assert.ok(ed25519VerifyNode(a, msg, publicKey), 'node verifies noble');
+  }
+});
+
+test('tampered message, signature or key is rejected by both', () => {
+  const { secretKey, publicKey } = generateIdentityKey();
+  const other = generateIdentityKey().publicKey;
+  const msg = utf8('parley/test message');
+  const sig = ed25519Sign(msg, secretKey);
+  const cases: [string, Uint8Array, Uint8Array, Uint8Array][] = [
+    ['message bit', sig, flipBit(msg, 9), publicKey],
+    ['longer message', sig, new Uint8Array([...msg, 0]), publicKey],
+    ['R bit', flipBit(sig, 3), msg, publicKey],
+    ['S bit', flipBit(sig, 300), msg, publicKey],
+    ['S + L (non-canonical)', addL(sig), msg, publicKey],
+    ['key bit', sig, msg, flipBit(publicKey, 17)],
+    ['other key', sig, msg, other],
+    ['short signature', sig.subarray(0, 63), msg, publicKey],
+    ['short key', sig, msg, publicKey.subarray(0, 31)],
+  ];
+  for (const [name, s, m, k] of cases) {
+    assert.not.ok(ed25519Verify(s, m, k), `noble accepted: ${name}`);
+    assert.not.ok(ed25519VerifyNode(s, m, k), `node accepted: ${name}`);
+  }
+  assert.not.ok(ed25519Verify('x' as unknown as Uint8Array, msg, publicKey));
+  assert.not.ok(ed25519VerifyNode(sig, 'x' as unknown as Uint8Array, publicKey));
+});
+
+/** S + L: same signature value mod L, but non-canonical; strict verifiers must refuse it. */
+function addL(sig: Uint8Array): Uint8Array {
+  const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+  const s = BigInt('0x' + toHex(sig.slice(32).reverse())) + L;
+  const out = new Uint8Array(sig);
+  out.set(fromHex(s.toString(16).padStart(64, '0')).reverse(), 32);
+  return out;
+}
+
+test('PKCS#8 PEM key files round-trip; anything else is ERR_KEY_FILE', () => {
+  const { secretKey } = generateIdentityKey();
+  const pem = ed25519PrivateKeyPem(secretKey);
+  assert.match(pem, /^-----BEGIN PRIVATE KEY-----\n/);
+  assert.equal(ed25519SeedFromPem(pem), secretKey);
+  throwsCode(() => ed25519SeedFromPem('not a key'), 'ERR_KEY_FILE');
+  throwsCode(() => ed25519SeedFromPem(pem.slice(0, 40) + pem.slice(48)), 'ERR_KEY_FILE', 'damaged PEM');
+  const x25519 = generateKeyPairSync('x25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  throwsCode(() => ed25519SeedFromPem(x25519), 'ERR_KEY_FILE', 'X25519 key');
+});
+
+interface WycheproofFile {
+  numberOfTests: number;
+  testGroups: { publicKey: { pk: string }; tests: { tcId: number; msg: string; sig: string; result: 'valid' | 'invalid' | 'acceptable'; comment: string }[] }[];
+}
+
+test('Wycheproof ed25519_test.json: ed25519Verify agrees with all 151 verdicts', () => {
+  const dir = wycheproofDir();
+  if (dir === undefined) {
+    noteMissingVectors('ed25519');
+    return;
+  }
+  const file = JSON.parse(readFileSync(join(dir, 'ed25519_test.json'), 'utf8')) as WycheproofFile;
+  let processed = 0;
+  const nodeDisagrees: string[] = [];
+  for (const group of file.testGroups) {
+    const pk = fromHex(group.publicKey.pk);
+    for (const t of group.tests) {
+      assert.is.not(t.result, 'acceptable', `tcId ${t.tcId}: no "acceptable" cases expected for Ed25519`);
+      const expected = t.result === 'valid';
+      const msg = fromHex(t.msg);
+      const sig = fromHex(t.sig);
+      assert.is(ed25519Verify(sig, msg, pk), expected, `tcId ${t.tcId} (${t.comment})`);
+      if (ed25519VerifyNode(sig, msg, pk) !== expected) nodeDisagrees.push(`${t.tcId}`);
+      processed++;
+    }
+  }
+  assert.is(processed, 151);
+  assert.is(file.numberOfTests, 151);
+  console.log(
+    nodeDisagrees.length === 0
+      ? '# ed25519: node:crypto (OpenSSL) also agrees with all 151 Wycheproof verdicts'
+      : `# ed25519: node:crypto (OpenSSL) disagrees with Wycheproof on tcId ${nodeDisagrees.join(', ')}`,
+  );
+});
+
+test.run();
