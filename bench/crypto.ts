@@ -1,0 +1,130 @@
+/**
+ * Crypto benchmark: split-key RSA operations at 2048 and 3072 bits against one OpenSSL
+ * RSA-SHA256 signature (`crypto.sign('sha256', …)`) measured in the same run, plus
+ * Ed25519 with noble and with node:crypto. Targets (PROTOCOL.md performance goals):
+ *   partial sign and completion ≤ 4x one OpenSSL RS256 signature, partial verify ≤ 1x.
+ */
+import { createPrivateKey, sign as nodeSign, verify as nodeVerify, createPublicKey } from 'node:crypto';
+import { utf8 } from '../crypto/bytes.js';
+import { ed25519Sign, ed25519SignNode, ed25519Verify, ed25519VerifyNode, generateIdentityKey } from '../crypto/ed25519.js';
+import {
+  completeMessage,
+  createEscrowProof,
+  generateSessionKey,
+  partialSignMessage,
+  partialVerifyMessage,
+  rsaPrivateJwk,
+  rsaPublicKey,
+  signRs256,
+  splitKey,
+  verifyEscrowProof,
+  verifyRs256,
+  type RsaKeySize,
+} from '../crypto/rsa/index.js';
+import { measure, printTargets, table, target, writeResults, type Sample, type Target } from './lib.js';
+
+const MESSAGE = utf8('eyJhbGciOiJSUzI1NiJ9.' + 'eyJzbiI6IjAxMjM0NTY3ODlhYmNkZWYiLCJ0ZXJtcyI6eyJwcmljZSI6MTE5OX19'.repeat(8));
+const CONTEXT = utf8('request-hash:bench');
+
+interface Row {
+  op: string;
+  bits: number | null;
+  sample: Sample;
+  /** median of the OpenSSL RS256 baseline measured just before this op */
+  baselineMs: number | null;
+  ratio: number | null;
+}
+
+async function rsaRows(bits: RsaKeySize): Promise<{ rows: Row[]; targets: Target[] }> {
+  const keygen = await measure(() => generateSessionKey(bits), { minRuns: 5, minMs: 0, warmup: 1 });
+  const key = await generateSessionKey(bits);
+  const pub = rsaPublicKey(key);
+  const nodeKey = createPrivateKey({ key: rsaPrivateJwk(key), format: 'jwk' });
+  const nodePub = createPublicKey(nodeKey);
+  const split = splitKey(key);
+  const sg1 = partialSignMessage(key, split, MESSAGE);
+  const sg = completeMessage(pub, split.d2, MESSAGE, sg1);
+  const proof = createEscrowProof(key, split, CONTEXT);
+
+  // Each op is measured right after its own baseline run, so that load from other processes
+  // or CPU frequency drift during the run affects both sides of a ratio alike.
+  const baselineFn = () => nodeSign('sha256', MESSAGE, nodeKey);
+  const paired = async (fn: () => unknown): Promise<{ sample: Sample; baselineMs: number }> => {
+    const base = await measure(baselineFn);
+    const sample = await measure(fn);
+    return { sample, baselineMs: base.medianMs };
+  };
+  const baseline = await measure(baselineFn);
+  const ops: Array<[string, () => unknown]> = [
+    ['split', () => splitKey(key)],
+    ['partial sign', () => partialSignMessage(key, split, MESSAGE)],
+    ['partial verify', () => partialVerifyMessage(pub, split.e1, MESSAGE, sg1)],
+    ['completion', () => completeMessage(pub, split.d2, MESSAGE, sg1)],
+    ['full sign', () => signRs256(key, MESSAGE)],
+    ['verifyRs256', () => verifyRs256(pub, MESSAGE, sg)],
+    ['openssl RS256 verify', () => nodeVerify('sha256', MESSAGE, nodePub, sg)],
+    ['escrow proof create', () => createEscrowProof(key, split, CONTEXT)],
+    ['escrow proof verify', () => verifyEscrowProof(pub, split.e1, split.d2, CONTEXT, proof)],
+  ];
+  const rows: Row[] = [
+    { op: 'openssl RS256 sign (baseline)', bits, sample: baseline, baselineMs: baseline.medianMs, ratio: 1 },
+    { op: 'session keygen', bits, sample: keygen, baselineMs: baseline.medianMs, ratio: keygen.medianMs / baseline.medianMs },
+  ];
+  for (const [op, fn] of ops) {
+    const { sample, baselineMs } = await paired(fn);
+    rows.push({ op, bits, sample, baselineMs, ratio: sample.medianMs / baselineMs });
+  }
+  const ratio = (op: string) => rows.find((r) => r.op === op)!.ratio!;
+  const t = (name: string, op: string, goal: number) =>
+    target(`${name}-${bits}`, `${ratio(op).toFixed(2)}x`, `<=${goal}x`, ratio(op) <= goal);
+  return {
+    rows,
+    targets: [t('partial-sign', 'partial sign', 4), t('completion', 'completion', 4), t('partial-verify', 'partial verify', 1)],
+  };
+}
+
+async function ed25519Rows(): Promise<Row[]> {
+  const { secretKey, publicKey } = generateIdentityKey();
+  const sig = ed25519Sign(MESSAGE, secretKey);
+  const ops: Array<[string, Sample]> = [
+    ['ed25519 sign (noble)', await measure(() => ed25519Sign(MESSAGE, secretKey))],
+    ['ed25519 verify (noble)', await measure(() => ed25519Verify(sig, MESSAGE, publicKey))],
+    ['ed25519 sign (node:crypto)', await measure(() => ed25519SignNode(MESSAGE, secretKey))],
+    ['ed25519 verify (node:crypto)', await measure(() => ed25519VerifyNode(sig, MESSAGE, publicKey))],
+  ];
+  return ops.map(([op, sample]) => ({ op, bits: null, sample, baselineMs: null, ratio: null }));
+}
+
+export async function run(): Promise<void> {
+  const rows: Row[] = [];
+  const targets: Target[] = [];
+  for (const bits of [2048, 3072] as const) {
+    const r = await rsaRows(bits);
+    rows.push(...r.rows);
+    targets.push(...r.targets);
+  }
+  rows.push(...(await ed25519Rows()));
+
+  console.log('crypto benchmark (median ms; ratio = median / OpenSSL RS256 sign at the same size, measured just before)');
+  console.log(
+    table([
+      ['op', 'bits', 'median ms', 'p95 ms', 'runs', 'baseline ms', 'ratio'],
+      ...rows.map((r) => [
+        r.op,
+        r.bits === null ? '-' : String(r.bits),
+        r.sample.medianMs.toFixed(3),
+        r.sample.p95Ms.toFixed(3),
+        String(r.sample.runs),
+        r.baselineMs === null ? '-' : r.baselineMs.toFixed(3),
+        r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`,
+      ]),
+    ]),
+  );
+  const file = writeResults(
+    'crypto',
+    rows.map((r) => ({ op: r.op, bits: r.bits, medianMs: r.sample.medianMs, p95Ms: r.sample.p95Ms, runs: r.sample.runs, baselineMs: r.baselineMs, ratio: r.ratio })),
+    targets,
+  );
+  console.log(`results: ${file}`);
+  printTargets(targets);
+}
