@@ -21,7 +21,7 @@ import { concatBytes, toB64u, utf8, equalBytes, fromB64u } from '../../crypto/by
 import { openSignedObject, signObject, type SignedObject } from '../../crypto/signed.js';
 import { parleyError } from '../../protocol/errors.js';
 import { b64u, isoTime, partyId, pem, signedObject } from '../../protocol/wire.js';
-import type { PartyIdentity, PartyRole, Self, Trust } from './trust.js';
+import type { PartyIdentity, Role, Self, Trust } from './trust.js';
 
 export const AGENT_HEADER_TYPE = 'agent-header';
 export const VISIT_TYPE = 'visit';
@@ -144,7 +144,7 @@ export interface VerifiedAgent {
  * Everything a host checks before accepting an agent: issuer certificate and role, header
  * signature, consistency of kind/id/payload with the header, expiry, the visit log.
  */
-export function verifyAgent(env: Envelope, trust: Trust, issuerRoles: readonly PartyRole[], now = Date.now()): VerifiedAgent {
+export function verifyAgent(env: Envelope, trust: Trust, issuerRoles: readonly Role[], now = Date.now()): VerifiedAgent {
   const issuer = trust.verify(env.issuerCert, issuerRoles);
   const header = openSignedObject<AgentHeader>(env.header, AGENT_HEADER_TYPE, issuer.publicKey, 'ERR_AGENT_HEADER_INVALID');
   if (header.issuer !== issuer.id || header.home !== issuer.id) throw parleyError('ERR_AGENT_HEADER_INVALID', 'agent header names another issuer than its certificate');

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { KV, NatsConnection } from 'nats';
 import { createFileAtomic, readJsonFile, writeJsonAtomic } from '../storage/atomic-file.js';
 import type { Envelope } from './envelope.js';
+import { listKeys } from '../storage/kv.js';
 
 export type WorkPhase = 'accepted' | 'handled' | 'done';
 
@@ -82,7 +83,7 @@ export class JetStreamHostStore implements HostStore {
 
   async pending(): Promise<string[]> {
     const out: string[] = [];
-    for await (const k of await this.kv.keys('in.>')) {
+    for (const k of await listKeys(this.kv, 'in.>')) {
       const key = k.slice(3);
       const st = await this.state(key);
       if (st && st.phase !== 'done') out.push(key);

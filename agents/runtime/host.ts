@@ -15,7 +15,7 @@ import { subjects, queueGroup } from '../../protocol/subjects.js';
 import { decodeMessage, decodeReply, encodeJson, errorReply, okReply, MAX_MESSAGE_BYTES } from '../../protocol/wire.js';
 import { appendVisit, addressee, EnvelopeSchema, verifyAgent, type AgentHeader, type Envelope, type Visit, type VisitEntry } from './envelope.js';
 import { workKey, type HostStore } from './host-store.js';
-import type { PartyIdentity, PartyRole, Self, Trust } from './trust.js';
+import type { PartyIdentity, Role, Self, Trust } from './trust.js';
 
 export interface ArrivedAgent {
   envelope: Envelope;
@@ -26,7 +26,7 @@ export interface ArrivedAgent {
 
 export interface KindBehaviour {
   /** roles allowed to issue agents of this kind */
-  issuerRoles: readonly PartyRole[];
+  issuerRoles: readonly Role[];
   /** extra checks of the payload (schema, signatures inside); throw a coded error to refuse */
   check?(agent: ArrivedAgent): void | Promise<void>;
   /** at an itinerary stop: returns the note for the visit record; `stay` ends the journey here */

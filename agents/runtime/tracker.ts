@@ -11,6 +11,7 @@ import { subjects } from '../../protocol/subjects.js';
 import { decodeMessage } from '../../protocol/wire.js';
 import { agentId, VisitEntrySchema, VISIT_TYPE, type Envelope, type Visit } from './envelope.js';
 import type { Trust } from './trust.js';
+import { getJson, putJson, updateJson, watchJson } from '../storage/kv.js';
 
 export interface TrackedAgent {
   id: string;
@@ -33,12 +34,15 @@ export interface LostAgent {
 
 const ProgressSchema = z.strictObject({ agent: agentId, entries: z.array(VisitEntrySchema).max(64) });
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
 
 export class AgentTracker {
   private sub?: Subscription;
   private timer?: NodeJS.Timeout;
+  private stopWatch?: () => void;
+  /** live copy of the bucket, kept by a watch, so a sweep never lists the store */
+  private readonly view = new Map<string, TrackedAgent>();
+  /** failures of background work (bad progress reports, store errors); never secrets */
+  onError?: (err: unknown) => void;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -53,22 +57,32 @@ export class AgentTracker {
   }
 
   /** Listens for progress reports; `onLost` is called for each agent found overdue by the periodic sweep. */
-  start(onLost: (lost: LostAgent) => void | Promise<void>, sweepEveryMs = 500): void {
+  async start(onLost: (lost: LostAgent) => void | Promise<void>, sweepEveryMs = 500): Promise<void> {
+    this.stopWatch = await watchJson(this.kv, this.view);
     this.sub = this.nc.subscribe(subjects.hostProgress(this.issuerId), {
       callback: (err, msg) => {
-        if (!err) void this.onProgress(msg.data).catch(() => undefined);
+        if (!err) void this.onProgress(msg.data).catch((e) => this.onError?.(e));
       },
     });
+    let sweeping = false; // one sweep at a time, however slow the store is
     this.timer = setInterval(() => {
-      void this.sweep().then(async (lost) => {
-        for (const l of lost) await onLost(l);
-      }).catch(() => undefined);
+      if (sweeping) return;
+      sweeping = true;
+      void this.sweep()
+        .then(async (lost) => {
+          for (const l of lost) await onLost(l);
+        })
+        .catch((e) => this.onError?.(e))
+        .finally(() => {
+          sweeping = false;
+        });
     }, sweepEveryMs);
     this.timer.unref();
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.stopWatch?.();
     await this.sub?.drain().catch(() => undefined);
   }
 
@@ -85,29 +99,15 @@ export class AgentTracker {
       visited: [],
       skipped: [],
     };
-    await this.kv.put(env.id, enc.encode(JSON.stringify(rec)));
+    await putJson(this.kv, env.id, rec);
   }
 
   async get(id: string): Promise<TrackedAgent | undefined> {
-    const e = await this.kv.get(id);
-    return e && e.operation === 'PUT' ? (JSON.parse(dec.decode(e.value)) as TrackedAgent) : undefined;
+    return (await getJson<TrackedAgent>(this.kv, id))?.value;
   }
 
-  /** Compare-and-set update; retried when another writer got there first. */
-  private async update(id: string, fn: (a: TrackedAgent) => TrackedAgent | undefined): Promise<TrackedAgent | undefined> {
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const e = await this.kv.get(id);
-      if (!e || e.operation !== 'PUT') return undefined;
-      const next = fn(JSON.parse(dec.decode(e.value)) as TrackedAgent);
-      if (!next) return undefined;
-      try {
-        await this.kv.update(id, enc.encode(JSON.stringify(next)), e.revision);
-        return next;
-      } catch {
-        // lost the race: read again
-      }
-    }
-    return undefined;
+  private update(id: string, fn: (a: TrackedAgent) => TrackedAgent | undefined): Promise<TrackedAgent | undefined> {
+    return updateJson(this.kv, id, fn);
   }
 
   /** Marks an agent home, with the hosts its verified visit log names. */
@@ -130,9 +130,8 @@ export class AgentTracker {
   /** Marks every overdue agent lost and returns them with the hosts they never reached. */
   async sweep(now = Date.now()): Promise<LostAgent[]> {
     const lost: LostAgent[] = [];
-    for await (const id of await this.kv.keys()) {
-      const a = await this.get(id);
-      if (!a || a.status !== 'out' || Date.parse(a.returnBy) > now) continue;
+    for (const [id, a] of this.view) {
+      if (a.status !== 'out' || Date.parse(a.returnBy) > now) continue;
       const marked = await this.update(id, (x) => (x.status === 'out' ? { ...x, status: 'lost' } : undefined));
       if (!marked) continue;
       const done = new Set([...marked.visited, ...marked.skipped]);

@@ -1,13 +1,21 @@
 /**
  * What the agent runtime needs to know about parties: who this host is (its id, role,
  * signing key and certificate) and how to check another party's certificate against the
- * CA. The runtime depends only on this interface; `crypto/x509` provides the checks.
+ * CA. The runtime depends only on the `Trust` interface; `caTrust` implements it with
+ * crypto/x509 (chain to the CA, validity now, role), whose verified-certificate cache keeps
+ * repeated checks of the same certificate cheap.
  */
-export type PartyRole = 'ca' | 'buyer' | 'merchant' | 'agent-home';
+import { parseCertificate, verifyCertificate, type CertificateInput } from '../../crypto/x509/index.js';
+import { ed25519SeedFromPem, identityPublicKey } from '../../crypto/ed25519.js';
+import { equalBytes } from '../../crypto/bytes.js';
+import { parleyError } from '../../protocol/errors.js';
+import type { Role } from '../../crypto/x509/profile.js';
+
+export type { Role };
 
 export interface PartyIdentity {
   id: string;
-  role: PartyRole;
+  role: Role;
   publicKey: Uint8Array;
 }
 
@@ -22,5 +30,26 @@ export interface Trust {
    * Verifies `certPem` against the CA (chain, validity now, role among `roles`) and returns
    * the identity it certifies; throws a coded ParleyError otherwise.
    */
-  verify(certPem: string, roles: readonly PartyRole[]): PartyIdentity;
+  verify(certPem: string, roles: readonly Role[]): PartyIdentity;
+}
+
+/** Trust anchored in one CA certificate. */
+export function caTrust(caCert: CertificateInput): Trust {
+  const ca = typeof caCert === 'object' && 'der' in caCert ? caCert : parseCertificate(caCert);
+  return {
+    verify(certPem, roles) {
+      const c = verifyCertificate(certPem, ca, { role: roles });
+      return { id: c.id, role: c.role, publicKey: c.publicKey };
+    },
+  };
+}
+
+/** Builds `Self` from a certificate and its PKCS#8 key, checking that they belong together. */
+export function selfFrom(certPem: string, keyPem: string): Self {
+  const cert = parseCertificate(certPem);
+  const secretKey = ed25519SeedFromPem(keyPem);
+  if (!equalBytes(identityPublicKey(secretKey), cert.publicKey)) {
+    throw parleyError('ERR_KEY_FILE', `the key does not match the certificate of ${cert.id}`);
+  }
+  return { id: cert.id, role: cert.role, publicKey: cert.publicKey, secretKey, certPem: cert.pem };
 }

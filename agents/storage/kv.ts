@@ -1,0 +1,86 @@
+/**
+ * Small JetStream KV helpers used by every durable record: JSON values, key listing and
+ * compare-and-set updates.
+ *
+ * `listKeys` collects the whole listing before returning and removes duplicates: nats.js's
+ * `kv.keys()` iterator ends early when its consumer awaits other KV calls between items,
+ * and repeats keys written while it runs (seen with nats 2.29). A key rewritten during the
+ * listing can still be missed, so code that must see every record under concurrent writes
+ * keeps a watch (see `watchJson`) instead of listing.
+ */
+import type { KV } from 'nats';
+import { parleyError } from '../../protocol/errors.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export async function listKeys(kv: KV, filter?: string): Promise<string[]> {
+  const out = new Set<string>();
+  for await (const k of await kv.keys(filter)) out.add(k);
+  return [...out];
+}
+
+/**
+ * Keeps `view` equal to the bucket's current JSON records: every existing value first, then
+ * every change as it happens. Resolves once the initial values are in. Returns a stopper.
+ */
+export async function watchJson<T>(kv: KV, view: Map<string, T>, filter?: string): Promise<() => void> {
+  let ready!: () => void;
+  const initialised = new Promise<void>((r) => (ready = r));
+  const w = await kv.watch({ key: filter, initializedFn: () => ready() });
+  void (async () => {
+    for await (const e of w) {
+      if (e.operation === 'PUT') {
+        try {
+          view.set(e.key, JSON.parse(dec.decode(e.value)) as T);
+        } catch {
+          view.delete(e.key);
+        }
+      } else view.delete(e.key);
+    }
+  })();
+  await initialised;
+  return () => w.stop();
+}
+
+export async function getJson<T>(kv: KV, key: string): Promise<{ value: T; revision: number } | undefined> {
+  const e = await kv.get(key);
+  if (!e || e.operation !== 'PUT') return undefined;
+  return { value: JSON.parse(dec.decode(e.value)) as T, revision: e.revision };
+}
+
+export async function putJson(kv: KV, key: string, value: unknown): Promise<number> {
+  return kv.put(key, enc.encode(JSON.stringify(value)));
+}
+
+/** Creates `key` only if absent; false when it exists. */
+export async function createJson(kv: KV, key: string, value: unknown): Promise<boolean> {
+  try {
+    await kv.create(key, enc.encode(JSON.stringify(value)));
+    return true;
+  } catch (e) {
+    if (await kv.get(key)) return false;
+    throw e;
+  }
+}
+
+/**
+ * Compare-and-set: applies `fn` to the current value and writes the result only if no one
+ * else wrote in between, retrying on conflict. `fn` returning undefined leaves the record
+ * as it is. Returns the value written (or undefined when nothing was).
+ */
+export async function updateJson<T>(kv: KV, key: string, fn: (current: T) => T | undefined, attempts = 20): Promise<T | undefined> {
+  for (let i = 0; i < attempts; i++) {
+    const cur = await getJson<T>(kv, key);
+    if (!cur) return undefined;
+    const next = fn(cur.value);
+    if (next === undefined) return undefined;
+    try {
+      await kv.update(key, enc.encode(JSON.stringify(next)), cur.revision);
+      return next;
+    } catch {
+      // someone else wrote first: read again
+    }
+  }
+  throw parleyError('ERR_CONFLICT', `record ${key} kept changing; gave up after ${attempts} attempts`);
+}
