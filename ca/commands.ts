@@ -8,12 +8,12 @@
  * Exit codes: 0 ok, 1 failure, 2 usage, 3 certificate validation failed (`show --ca`).
  * Private keys are written to files with mode 0600 and never printed.
  */
-import { Command, type CommanderError } from 'commander';
+import type { Command } from 'commander';
 import { join } from 'node:path';
 import { isParleyError } from '../crypto/errors.js';
 import { DEFAULT_LEAF_DAYS, MAX_DAYS, PARTY_ROLES, ROLES, isPartyId, isPartyRole, isRole, verifyCertificate, type ParsedCertificate, type Role } from '../crypto/x509/index.js';
 import { parleyHome } from '../cli/kit/home-dir.js';
-import { EXIT, UsageError, action, emit, note, reportError, type OutputOptions } from '../cli/kit/output.js';
+import { EXIT, UsageError, action, commandGroup, emit, note, reportError, type OutputOptions } from '../cli/kit/output.js';
 import { initCaDir, issueToDir, readCertificateFile } from './store.js';
 
 /** Default CA directory: `<parley home>/ca`. */
@@ -55,17 +55,6 @@ function lines(rows: [string, string | undefined][]): string {
     .filter((r): r is [string, string] => r[1] !== undefined)
     .map(([k, v]) => `  ${k.padEnd(12)} ${v}`)
     .join('\n');
-}
-
-// Commander's own usage errors (missing option, unknown flag): exit 2, and under --json
-// also the one JSON error document on stdout. `addCommand` does not pass the root
-// program's settings down, so the group sets them for itself and its subcommands.
-function onCommanderExit(err: CommanderError): never {
-  if (err.exitCode === 0) process.exit(0);
-  if (process.argv.includes('--json')) {
-    process.stdout.write(JSON.stringify({ error: { code: 'ERR_USAGE', message: err.message.replace(/^error: /, '') } }) + '\n');
-  }
-  process.exit(EXIT.USAGE);
 }
 
 interface InitOpts extends OutputOptions {
@@ -190,11 +179,7 @@ async function runShow(certPath: string, opts: ShowOpts): Promise<void> {
 }
 
 export function caCommand(): Command {
-  const ca = new Command('ca')
-    .description('certification authority: create a CA, issue and inspect party certificates')
-    .showHelpAfterError()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .exitOverride(onCommanderExit);
+  const ca = commandGroup('ca', 'certification authority: create a CA, issue and inspect party certificates');
 
   ca.command('init')
     .description('create a CA (Ed25519 key and self-signed X.509 certificate)')

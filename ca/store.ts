@@ -10,9 +10,9 @@
  * directory) and never returned as text to callers that print. Existing files are never
  * replaced without `force`.
  */
-import { closeSync, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../agents/storage/atomic-file.js';
 import { equalBytes } from '../crypto/bytes.js';
 import { ed25519PrivateKeyPem, ed25519SeedFromPem, generateIdentityKey, identityPublicKey } from '../crypto/ed25519.js';
 import { cryptoError } from '../crypto/errors.js';
@@ -28,38 +28,6 @@ export interface CaPaths {
 export function caPaths(dir: string): CaPaths {
   const d = resolve(dir);
   return { dir: d, cert: join(d, 'ca.pem'), key: join(d, 'ca.key'), issued: join(d, 'issued') };
-}
-
-/** Writes `data` to `path` atomically with the given mode (temp file, fsync, rename). */
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  let fd: number | undefined = openSync(tmp, 'wx', mode);
-  try {
-    fchmodSync(fd, mode); // the umask must not widen or narrow what we ask for
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // already gone
-    }
-    throw e;
-  }
-  try {
-    const dfd = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // some file systems cannot fsync a directory; the rename itself is still atomic
-  }
 }
 
 function readText(path: string, what: string): string {

@@ -3,7 +3,7 @@
  * then renamed over the target (or hard-linked, to create only if absent), then the
  * directory is fsynced. A reader sees the old content or the new, never half of either.
  */
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, readFileSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, basename } from 'node:path';
 
@@ -13,11 +13,15 @@ function writeTemp(path: string, data: Uint8Array | string, mode: number): strin
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const fd = openSync(tmp, 'wx', mode);
   try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fchmodSync(fd, mode); // the umask must neither widen nor narrow what was asked for
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
     fsyncSync(fd);
-  } finally {
+  } catch (e) {
     closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
   }
+  closeSync(fd);
   return tmp;
 }
 
@@ -37,7 +41,12 @@ function fsyncDir(dir: string): void {
 /** Atomically replaces `path` with `data`. `mode` applies to new content (0600 for secrets). */
 export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 0o644): void {
   const tmp = writeTemp(path, data, mode);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
   fsyncDir(dirname(path));
 }
 

@@ -5,6 +5,7 @@
  * How every command talks: data on stdout (for people, or exactly one JSON document with
  * --json), people-facing messages on stderr, and documented exit codes.
  */
+import { Command, type CommanderError } from 'commander';
 import { ParleyError } from '../../crypto/errors.js';
 
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, VERIFICATION_FAILED: 3 } as const;
@@ -59,4 +60,26 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
       process.exitCode = reportError(err, opts);
     }
   };
+}
+
+/**
+ * Commander's own usage errors (missing option, unknown flag) exit 2, and under --json also
+ * print the one JSON error document. `addCommand` does not pass the root program's
+ * settings down, so every group is made with `commandGroup`.
+ */
+export function onUsageExit(err: CommanderError): never {
+  if (err.exitCode === 0) process.exit(0);
+  if (process.argv.includes('--json')) {
+    process.stdout.write(JSON.stringify({ error: { code: 'ERR_USAGE', message: err.message.replace(/^error: /, '') } }) + '\n');
+  }
+  process.exit(EXIT.USAGE);
+}
+
+/** A command (group) with Parley's usage-error handling. */
+export function commandGroup(name: string, description: string): Command {
+  return new Command(name)
+    .description(description)
+    .showHelpAfterError()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .exitOverride(onUsageExit);
 }
