@@ -6,7 +6,7 @@
  */
 import { createPrivateKey, sign as nodeSign, verify as nodeVerify, createPublicKey } from 'node:crypto';
 import { utf8 } from '../crypto/bytes.js';
-import { ed25519Sign, ed25519SignNode, ed25519Verify, ed25519VerifyNode, generateIdentityKey } from '../crypto/ed25519.js';
+import { ed25519SignNoble, ed25519Sign, ed25519VerifyNoble, ed25519Verify, generateIdentityKey } from '../crypto/ed25519.js';
 import {
   completeMessage,
   createEscrowProof,
@@ -85,12 +85,12 @@ async function rsaRows(bits: RsaKeySize): Promise<{ rows: Row[]; targets: Target
 
 async function ed25519Rows(): Promise<Row[]> {
   const { secretKey, publicKey } = generateIdentityKey();
-  const sig = ed25519Sign(MESSAGE, secretKey);
+  const sig = ed25519SignNoble(MESSAGE, secretKey);
   const ops: Array<[string, Sample]> = [
-    ['ed25519 sign (noble)', await measure(() => ed25519Sign(MESSAGE, secretKey))],
-    ['ed25519 verify (noble)', await measure(() => ed25519Verify(sig, MESSAGE, publicKey))],
-    ['ed25519 sign (node:crypto)', await measure(() => ed25519SignNode(MESSAGE, secretKey))],
-    ['ed25519 verify (node:crypto)', await measure(() => ed25519VerifyNode(sig, MESSAGE, publicKey))],
+    ['ed25519 sign (noble)', await measure(() => ed25519SignNoble(MESSAGE, secretKey))],
+    ['ed25519 verify (noble)', await measure(() => ed25519VerifyNoble(sig, MESSAGE, publicKey))],
+    ['ed25519 sign (node:crypto)', await measure(() => ed25519Sign(MESSAGE, secretKey))],
+    ['ed25519 verify (node:crypto)', await measure(() => ed25519Verify(sig, MESSAGE, publicKey))],
   ];
   return ops.map(([op, sample]) => ({ op, bits: null, sample, baselineMs: null, ratio: null }));
 }

@@ -3,6 +3,7 @@
  */
 const BENCHES: Record<string, () => Promise<void>> = {
   crypto: async () => (await import('./crypto.js')).run(),
+  hop: async () => (await import('./hop.js')).run(),
 };
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -22,13 +22,20 @@ function quantile(sorted: number[], q: number): number {
   return sorted[i] ?? NaN;
 }
 
-/** Runs `fn` (after `warmup` runs) until `minRuns` runs and `minMs` total have passed. */
-export async function measure(fn: () => unknown, opts: { minRuns?: number; minMs?: number; warmup?: number; maxRuns?: number } = {}): Promise<Sample> {
-  const { minRuns = 15, minMs = 300, warmup = 3, maxRuns = 100_000 } = opts;
+/**
+ * Runs `fn` (after `warmup` runs) until `minRuns` runs and `minMs` total have passed.
+ * `between` runs untimed before each timed run (to let background work settle).
+ */
+export async function measure(
+  fn: () => unknown,
+  opts: { minRuns?: number; minMs?: number; warmup?: number; maxRuns?: number; between?: () => unknown } = {},
+): Promise<Sample> {
+  const { minRuns = 15, minMs = 300, warmup = 3, maxRuns = 100_000, between } = opts;
   for (let i = 0; i < warmup; i++) await fn();
   const times: number[] = [];
   const start = performance.now();
   while (times.length < maxRuns && (times.length < minRuns || performance.now() - start < minMs)) {
+    if (between) await between();
     const t0 = performance.now();
     await fn();
     times.push(performance.now() - t0);

@@ -11,7 +11,7 @@
  * to, in its committed order, and the unrevealed rest stays hidden behind K[i+1]. Key
  * comparisons are constant time (`equalBytes`).
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from './hash.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { canonicalBytes, canonicalJson, type JsonValue } from './canonical.js';
 import { concatBytes, equalBytes, fromB64u, toB64u, utf8 } from './bytes.js';

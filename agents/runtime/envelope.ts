@@ -14,7 +14,7 @@
  * versions of a serialised object.
  */
 import { randomBytes } from 'node:crypto';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../../crypto/hash.js';
 import { z } from 'zod';
 import { canonicalBytes } from '../../crypto/canonical.js';
 import { concatBytes, toB64u, utf8, equalBytes, fromB64u } from '../../crypto/bytes.js';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { KV, NatsConnection } from 'nats';
 import { createFileAtomic, readJsonFile, writeJsonAtomic } from '../storage/atomic-file.js';
 import type { Envelope } from './envelope.js';
-import { listKeys } from '../storage/kv.js';
+import { createJson, listKeys } from '../storage/kv.js';
 
 export type WorkPhase = 'accepted' | 'handled' | 'done';
 
@@ -55,14 +55,8 @@ export class JetStreamHostStore implements HostStore {
   }
 
   async accept(key: string, env: Envelope): Promise<'new' | 'duplicate'> {
-    try {
-      await this.kv.create(`in.${key}`, enc.encode(JSON.stringify(env)));
-    } catch (e) {
-      if (await this.kv.get(`in.${key}`)) return 'duplicate';
-      throw e;
-    }
-    await this.kv.put(`st.${key}`, enc.encode(JSON.stringify({ phase: 'accepted' } satisfies WorkState)));
-    return 'new';
+    // one write: an arrival without a state record is in phase 'accepted'
+    return (await createJson(this.kv, `in.${key}`, env)) ? 'new' : 'duplicate';
   }
 
   async envelope(key: string): Promise<Envelope | undefined> {
@@ -97,10 +91,7 @@ export class FileHostStore implements HostStore {
   constructor(private readonly dir: string) {}
 
   async accept(key: string, env: Envelope): Promise<'new' | 'duplicate'> {
-    const created = createFileAtomic(join(this.dir, `${key}.in.json`), JSON.stringify(env));
-    if (!created) return 'duplicate';
-    writeJsonAtomic(join(this.dir, `${key}.st.json`), { phase: 'accepted' } satisfies WorkState);
-    return 'new';
+    return createFileAtomic(join(this.dir, `${key}.in.json`), JSON.stringify(env)) ? 'new' : 'duplicate';
   }
 
   async envelope(key: string): Promise<Envelope | undefined> {

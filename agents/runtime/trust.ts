@@ -33,13 +33,30 @@ export interface Trust {
   verify(certPem: string, roles: readonly Role[]): PartyIdentity;
 }
 
-/** Trust anchored in one CA certificate. */
+const TRUST_CACHE_LIMIT = 1024;
+
+/**
+ * Trust anchored in one CA certificate. Certificates that verified once are remembered by
+ * their exact text (a hot path: every hop checks several), and their validity period and
+ * role are still checked on every call; the CA's own validity is re-checked by the full
+ * verification whenever a certificate is not in the cache.
+ */
 export function caTrust(caCert: CertificateInput): Trust {
   const ca = typeof caCert === 'object' && 'der' in caCert ? caCert : parseCertificate(caCert);
+  const seen = new Map<string, { identity: PartyIdentity; notBefore: number; notAfter: number }>();
   return {
     verify(certPem, roles) {
+      const hit = seen.get(certPem);
+      const now = Date.now();
+      if (hit && now >= hit.notBefore && now <= hit.notAfter && now <= ca.notAfter.getTime() && roles.includes(hit.identity.role)) {
+        return hit.identity;
+      }
+      // full path: gives the precise error (expired, wrong role, chain…) on any failure
       const c = verifyCertificate(certPem, ca, { role: roles });
-      return { id: c.id, role: c.role, publicKey: c.publicKey };
+      const identity = { id: c.id, role: c.role, publicKey: c.publicKey };
+      if (seen.size >= TRUST_CACHE_LIMIT) seen.delete(seen.keys().next().value!);
+      seen.set(certPem, { identity, notBefore: c.notBefore.getTime(), notAfter: c.notAfter.getTime() });
+      return identity;
     },
   };
 }

@@ -13,7 +13,7 @@
  * re-checks SG^e ≡ m when it resolves (complete() throws ERR_COMPLETION_FAILED), and that
  * check is what fairness rests on.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../hash.js';
 import { bigintToBytes, byteLength, concatBytes, equalBytes, i2osp, os2ip, utf8 } from '../bytes.js';
 import { cryptoError } from '../errors.js';
 import { abytes, checkExponentShare, checkOddExponent, checkPublicKey, signatureValueOrUndefined } from './checks.js';

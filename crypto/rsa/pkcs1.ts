@@ -6,7 +6,7 @@
  * RFC 8017 recommends, instead of parsing the ASN.1 inside the signature; this rejects
  * every malleable or BER-encoded variant by construction.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from '../hash.js';
 import { concatBytes, equalBytes, fromHex, os2ip } from '../bytes.js';
 import { cryptoError } from '../errors.js';
 import { abytes, checkModulus, checkPublicKey, signatureValueOrUndefined } from './checks.js';
