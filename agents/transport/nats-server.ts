@@ -41,6 +41,8 @@ export interface NatsServerOptions {
   readyTimeoutMs?: number;
   /** Keep running after this process exits (the embedded server of `parley home`). */
   detached?: boolean;
+  /** Log file (nats-server `-l`); required with `detached`, whose stderr cannot stay a pipe to us. */
+  logFile?: string;
 }
 
 export interface NatsServer {
@@ -89,10 +91,13 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     '-p', String(opts.port ?? -1),
     '-m', '-1',
     '--ports_file_dir', runDir,
+    ...(opts.logFile ? ['-l', opts.logFile] : []),
     ...(opts.args ?? []),
   ];
+  if (opts.detached && !opts.logFile) throw new TypeError('a detached nats-server needs a logFile');
   const child = spawn(bin, args, {
-    stdio: ['ignore', 'ignore', 'pipe'],
+    // a detached server must not write to a pipe that dies with us (Go exits on SIGPIPE)
+    stdio: ['ignore', 'ignore', opts.detached ? 'ignore' : 'pipe'],
     detached: opts.detached ?? false,
   });
   let stderr = '';
@@ -115,7 +120,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   };
   try {
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}: ${stderr.trim()}`);
+      if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}: ${stderr.trim() || (opts.logFile ? `see ${opts.logFile}` : '')}`);
       const file = readdirSync(runDir).find((f) => f.endsWith('.ports'));
       if (file && !ports) {
         try {
@@ -128,14 +133,14 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       if (ports?.nats?.[0] && monitor && (await healthy(monitor))) break;
       await sleep(25);
     }
-    if (!ports?.nats?.[0] || !ports.monitoring?.[0]) throw new Error(`nats-server not ready in time: ${stderr.trim()}`);
+    if (!ports?.nats?.[0] || !ports.monitoring?.[0]) throw new Error(`nats-server not ready in time: ${stderr.trim() || (opts.logFile ? `see ${opts.logFile}` : '')}`);
   } catch (e) {
     await stop();
     throw new ParleyError('ERR_NATS_SERVER_START', `could not start nats-server: ${(e as Error).message}`, { cause: e });
   }
   if (opts.detached) {
     child.unref();
-    child.stderr?.destroy();
+    cleanupRunDir();
   }
   const url = ports.nats[0]!.replace('0.0.0.0', '127.0.0.1');
   const monitorUrl = ports.monitoring[0]!;

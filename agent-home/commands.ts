@@ -1,0 +1,100 @@
+/**
+ * `parley home …`: run the Agent Home daemon and manage its embedded nats-server.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { connectNats } from '../agents/transport/connect.js';
+import { embeddedServerStatus, ensureEmbeddedServer, stopEmbeddedServer } from '../agents/transport/embedded.js';
+import { caTrust, selfFrom } from '../agents/runtime/trust.js';
+import { parleyError } from '../protocol/errors.js';
+import { parleyHome } from '../cli/kit/home-dir.js';
+import { action, commandGroup, emit, note, type OutputOptions } from '../cli/kit/output.js';
+import { natsOptionsFrom, withNatsOptions, type NatsFlags } from '../cli/kit/nats-options.js';
+import { AgentHome } from './service.js';
+
+interface HomeFlags extends OutputOptions, NatsFlags {
+  home?: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw parleyError('ERR_CONFIG', `cannot read ${what} ${path}`, e);
+  }
+}
+
+/** Identity files: explicit flags, else <home>/agent-home/{ca.pem,home.pem,home.key}. */
+function identityPaths(flags: HomeFlags): { ca: string; cert: string; key: string } {
+  const dir = join(parleyHome(flags.home), 'agent-home');
+  return { ca: flags.ca ?? join(dir, 'ca.pem'), cert: flags.cert ?? join(dir, 'home.pem'), key: flags.key ?? join(dir, 'home.key') };
+}
+
+/** A URL from the flags or environment, else the embedded server (started if needed). */
+async function resolveNats(flags: HomeFlags): Promise<{ servers: string; embedded: boolean; reused: boolean }> {
+  const given = natsOptionsFrom(flags, 'parley-home').servers;
+  if (given) return { servers: Array.isArray(given) ? given.join(',') : given, embedded: false, reused: false };
+  const srv = await ensureEmbeddedServer(parleyHome(flags.home));
+  return { servers: srv.url, embedded: true, reused: srv.reused };
+}
+
+async function runStart(flags: HomeFlags): Promise<void> {
+  // listen for the stop signal first, so a signal during start-up is a clean stop too
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  const paths = identityPaths(flags);
+  const self = selfFrom(readText(paths.cert, 'Agent Home certificate'), readText(paths.key, 'Agent Home key'));
+  const trust = caTrust(readText(paths.ca, 'CA certificate'));
+  trust.verify(self.certPem, ['agent-home']);
+  const where = await resolveNats(flags);
+  const nc = await connectNats({ ...natsOptionsFrom(flags, `parley-home-${self.id}`), servers: where.servers });
+  const home = await AgentHome.open({ nc, self, trust, log: (l) => note(flags, l) });
+  await home.start();
+  emit(flags, { id: self.id, nats: where.servers, embedded: where.embedded, reusedServer: where.reused, status: 'running' }, (d) =>
+    `Agent Home ${d.id} running on ${d.nats}${d.embedded ? (d.reusedServer ? ' (embedded server, reused)' : ' (embedded server, started)') : ''}; Ctrl-C to stop`,
+  );
+  await stopped;
+  await home.stop();
+  await nc.drain();
+}
+
+async function runNats(flags: HomeFlags & { stop?: boolean }): Promise<void> {
+  const dataDir = parleyHome(flags.home);
+  if (flags.stop) {
+    const stopped = await stopEmbeddedServer(dataDir);
+    emit(flags, { stopped }, (d) => (d.stopped ? 'embedded nats-server stopped (its JetStream store is kept)' : 'no embedded nats-server was running'));
+    return;
+  }
+  const s = await embeddedServerStatus(dataDir);
+  emit(flags, s ? { running: true, url: s.url, pid: s.pid, storeDir: s.storeDir } : { running: false }, (d) =>
+    d.running ? `embedded nats-server running: ${d.url} (pid ${d.pid}, store ${d.storeDir})` : 'embedded nats-server not running',
+  );
+}
+
+export function homeCommand(): Command {
+  const home = commandGroup('home', 'the Agent Home: hosts negotiations, escrows key halves, arbitrates');
+  withNatsOptions(
+    home
+      .command('start')
+      .description('run the Agent Home daemon (uses the embedded nats-server unless --nats is given)')
+      .option('--home <dir>', 'Parley data directory (default $PARLEY_HOME or $XDG_DATA_HOME/parley)')
+      .option('--ca <file>', 'CA certificate (default <home>/agent-home/ca.pem)')
+      .option('--cert <file>', 'Agent Home certificate (default <home>/agent-home/home.pem)')
+      .option('--key <file>', 'Agent Home private key (default <home>/agent-home/home.key)')
+      .option('--json', 'print one JSON document when running'),
+  ).action(action(runStart));
+  home
+    .command('nats')
+    .description('status of the embedded nats-server; --stop stops it (its JetStream store is kept)')
+    .option('--home <dir>', 'Parley data directory')
+    .option('--stop', 'stop the embedded server')
+    .option('--json', 'print one JSON document')
+    .action(action(runNats));
+  return home;
+}
