@@ -1,0 +1,77 @@
+/**
+ * Serving authenticated requests on `parley.v1.home.<id>.<op>` (a queue group, so several
+ * Agent Home processes share the load). Each request is decoded, authenticated
+ * (protocol/signed-request.ts) and only then acted on. Its id is claimed in
+ * `parley_replies`: a replay gets the reply already given (or ERR_REPLAY while the first
+ * is still being handled), never a second action. Errors reply `{code, message}`.
+ */
+import type { NatsConnection, Subscription } from 'nats';
+import type { z } from 'zod';
+import { isParleyError, parleyError } from '../protocol/errors.js';
+import { openRequest, type CertificateVerifier, type OpenedRequest } from '../protocol/signed-request.js';
+import { queueGroup, subjects, type HomeOp } from '../protocol/subjects.js';
+import { errorReply, okReply } from '../protocol/wire.js';
+import type { Role } from '../crypto/x509/profile.js';
+import { createJson, getJson, putJson } from '../agents/storage/kv.js';
+import type { HomeState, StoredReply } from './state.js';
+
+export interface Operation<S extends z.ZodObject> {
+  op: HomeOp;
+  type: string;
+  schema: S;
+  roles: readonly Role[];
+  /** reads need no replay bookkeeping */
+  idempotentRead?: boolean;
+  handle(req: OpenedRequest<z.infer<S>>): Promise<unknown>;
+}
+
+export interface ServeContext {
+  nc: NatsConnection;
+  homeId: string;
+  trust: CertificateVerifier;
+  state: HomeState;
+  onError?: (err: unknown, context: string) => void;
+  /** counts of messages received per operation (tests check optimism with it) */
+  received: Map<string, number>;
+}
+
+export function serve<S extends z.ZodObject>(ctx: ServeContext, op: Operation<S>): Subscription {
+  return ctx.nc.subscribe(subjects.home(ctx.homeId, op.op), {
+    queue: queueGroup(`home-${ctx.homeId}`),
+    callback: (err, msg) => {
+      if (err) return ctx.onError?.(err, op.op);
+      ctx.received.set(op.op, (ctx.received.get(op.op) ?? 0) + 1);
+      void (async () => {
+        let reply: Uint8Array;
+        try {
+          const req = openRequest(op.type, op.schema, msg.data, { trust: ctx.trust, roles: op.roles, audience: ctx.homeId });
+          reply = op.idempotentRead ? okReply(await op.handle(req)) : await once(ctx, op, req);
+        } catch (e) {
+          if (!isParleyError(e)) ctx.onError?.(e, op.op);
+          reply = errorReply(e);
+        }
+        msg.respond(reply);
+      })();
+    },
+  });
+}
+
+/** Runs a state-changing request at most once per request id. */
+async function once<S extends z.ZodObject>(ctx: ServeContext, op: Operation<S>, req: OpenedRequest<z.infer<S>>): Promise<Uint8Array> {
+  const key = req.body.id;
+  const claim: StoredReply = { type: op.type, signer: req.signer.id };
+  if (!(await createJson(ctx.state.replies, key, claim))) {
+    const prior = (await getJson<StoredReply>(ctx.state.replies, key))?.value;
+    if (prior && prior.reply && prior.type === op.type && prior.signer === req.signer.id) return Buffer.from(prior.reply, 'base64');
+    throw parleyError('ERR_REPLAY', `request ${key} was already received`);
+  }
+  let reply: Uint8Array;
+  try {
+    reply = okReply(await op.handle(req));
+  } catch (e) {
+    if (!isParleyError(e)) ctx.onError?.(e, op.op);
+    reply = errorReply(e);
+  }
+  await putJson(ctx.state.replies, key, { ...claim, reply: Buffer.from(reply).toString('base64') } satisfies StoredReply);
+  return reply;
+}
