@@ -12,6 +12,8 @@ import { parleyHome } from '../cli/kit/home-dir.js';
 import { action, commandGroup, emit, note, type OutputOptions } from '../cli/kit/output.js';
 import { natsOptionsFrom, withNatsOptions, type NatsFlags } from '../cli/kit/nats-options.js';
 import { AgentHome } from './service.js';
+import { loadOrCreateSecrets } from './secrets.js';
+import { parseCertificate } from '../crypto/x509/index.js';
 
 interface HomeFlags extends OutputOptions, NatsFlags {
   home?: string;
@@ -28,10 +30,10 @@ function readText(path: string, what: string): string {
   }
 }
 
-/** Identity files: explicit flags, else <home>/agent-home/{ca.pem,home.pem,home.key}. */
-function identityPaths(flags: HomeFlags): { ca: string; cert: string; key: string } {
+/** Identity files: explicit flags, else <home>/agent-home/{ca.pem,home.pem,home.key}; secrets always there. */
+function identityPaths(flags: HomeFlags): { ca: string; cert: string; key: string; secrets: string } {
   const dir = join(parleyHome(flags.home), 'agent-home');
-  return { ca: flags.ca ?? join(dir, 'ca.pem'), cert: flags.cert ?? join(dir, 'home.pem'), key: flags.key ?? join(dir, 'home.key') };
+  return { ca: flags.ca ?? join(dir, 'ca.pem'), cert: flags.cert ?? join(dir, 'home.pem'), key: flags.key ?? join(dir, 'home.key'), secrets: join(dir, 'secrets.json') };
 }
 
 /** A URL from the flags or environment, else the embedded server (started if needed). */
@@ -50,11 +52,13 @@ async function runStart(flags: HomeFlags): Promise<void> {
   });
   const paths = identityPaths(flags);
   const self = selfFrom(readText(paths.cert, 'Agent Home certificate'), readText(paths.key, 'Agent Home key'));
-  const trust = caTrust(readText(paths.ca, 'CA certificate'));
+  const ca = parseCertificate(readText(paths.ca, 'CA certificate'));
+  const trust = caTrust(ca);
   trust.verify(self.certPem, ['agent-home']);
+  const secrets = loadOrCreateSecrets(paths.secrets);
   const where = await resolveNats(flags);
   const nc = await connectNats({ ...natsOptionsFrom(flags, `parley-home-${self.id}`), servers: where.servers });
-  const home = await AgentHome.open({ nc, self, trust, log: (l) => note(flags, l) });
+  const home = await AgentHome.open({ nc, self, trust, ca, secrets, log: (l) => note(flags, l) });
   await home.start();
   emit(flags, { id: self.id, nats: where.servers, embedded: where.embedded, reusedServer: where.reused, status: 'running' }, (d) =>
     `Agent Home ${d.id} running on ${d.nats}${d.embedded ? (d.reusedServer ? ' (embedded server, reused)' : ' (embedded server, started)') : ''}; Ctrl-C to stop`,

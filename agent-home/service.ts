@@ -1,49 +1,123 @@
 /**
- * The Agent Home daemon: one process that hosts agents (JetStream-backed durable accept),
- * tracks the agents it sends out, and serves buyers, merchants and the arbiter.
- * Everything it must not lose lives in JetStream.
+ * The Agent Home daemon: hosts agents (JetStream-backed durable accept), tracks the Invite
+ * Agents it sends out, runs every session's Negotiation Agent, and serves buyers and
+ * merchants on `parley.v1.home.<id>.<op>`. Everything it must not lose lives in JetStream
+ * (agent-home/state.ts), so a restarted process carries on where the last one stopped, and
+ * several processes can share one JetStream (queue groups, compare-and-set updates).
  */
-import type { NatsConnection } from 'nats';
+import type { NatsConnection, Subscription } from 'nats';
 import { AgentHost } from '../agents/runtime/host.js';
 import { JetStreamHostStore } from '../agents/runtime/host-store.js';
-import { AgentTracker, type LostAgent } from '../agents/runtime/tracker.js';
+import { AgentTracker } from '../agents/runtime/tracker.js';
+import { INVITE_KIND } from '../agents/invite.js';
 import type { Self, Trust } from '../agents/runtime/trust.js';
+import { toB64u } from '../crypto/bytes.js';
+import { signObject } from '../crypto/signed.js';
+import type { ParsedCertificate } from '../crypto/x509/index.js';
+import { subjects, queueGroup } from '../protocol/subjects.js';
+import { okReply } from '../protocol/wire.js';
+import { NotifySchema, NOTIFY_TYPE, ENCRYPTION_KEY_TYPE, type EncryptionKeyReply } from '../protocol/session.js';
+import { RegisterSchema, REGISTER_TYPE, ResultsSchema, RESULTS_TYPE } from '../protocol/directory.js';
+import { AbortSchema, ABORT_TYPE, MailboxSchema, MAILBOX_TYPE, ResolveSchema, RESOLVE_TYPE } from '../protocol/exchange.js';
+import { DEFAULT_SETTINGS, type HomeContext, type HomeSettings } from './context.js';
+import { HomeState } from './state.js';
+import type { HomeSecrets } from './secrets.js';
+import { serve, type ServeContext } from './serve.js';
+import { handleNotify } from './notify.js';
+import { inviteBehaviour, onLostAgent } from './invitations.js';
+import { salesBehaviour, SALES_KIND } from './negotiations.js';
+import { handleResults } from './results.js';
+import { handleAbort, handleMailbox, handleResolve } from './disputes.js';
 
 export interface AgentHomeOptions {
   nc: NatsConnection;
   self: Self;
   trust: Trust;
+  ca: ParsedCertificate;
+  secrets: HomeSecrets;
+  settings?: Partial<HomeSettings>;
   /** JetStream replicas for its buckets (3 on a cluster) */
   replicas?: number;
   log?: (line: string) => void;
 }
 
 export class AgentHome {
-  readonly host: AgentHost;
-  private constructor(
-    private readonly opts: AgentHomeOptions,
-    host: AgentHost,
-    readonly tracker: AgentTracker,
-  ) {
-    this.host = host;
+  /** messages received per operation (the optimism test counts them) */
+  readonly received = new Map<string, number>();
+  private subs: Subscription[] = [];
+
+  private constructor(readonly ctx: HomeContext) {}
+
+  get state(): HomeState {
+    return this.ctx.state;
   }
 
   static async open(opts: AgentHomeOptions): Promise<AgentHome> {
     if (opts.self.role !== 'agent-home') throw new TypeError(`an Agent Home needs an agent-home certificate, not ${opts.self.role}`);
-    const store = await JetStreamHostStore.open(opts.nc, opts.self.id, { replicas: opts.replicas });
     const log = opts.log ?? (() => undefined);
-    const host = new AgentHost({ nc: opts.nc, self: opts.self, trust: opts.trust, store, onError: (e, ctx) => log(`${ctx}: ${(e as Error).message}`) });
+    const store = await JetStreamHostStore.open(opts.nc, opts.self.id, { replicas: opts.replicas });
+    const host = new AgentHost({ nc: opts.nc, self: opts.self, trust: opts.trust, store, onError: (e, c) => log(`${c}: ${(e as Error).message}`) });
     const tracker = await AgentTracker.open(opts.nc, opts.self.id, opts.trust, { replicas: opts.replicas });
-    return new AgentHome(opts, host, tracker);
+    const state = await HomeState.open(opts.nc, { replicas: opts.replicas });
+    const ctx: HomeContext = {
+      nc: opts.nc,
+      self: opts.self,
+      trust: opts.trust,
+      ca: opts.ca,
+      state,
+      secrets: opts.secrets,
+      host,
+      tracker,
+      settings: { ...DEFAULT_SETTINGS, ...opts.settings },
+      rulesCache: new Map(),
+      log,
+    };
+    host.register(INVITE_KIND, inviteBehaviour(ctx)).register(SALES_KIND, salesBehaviour(ctx));
+    return new AgentHome(ctx);
   }
 
-  async start(onLost?: (lost: LostAgent) => void | Promise<void>): Promise<void> {
-    await this.host.start();
-    await this.tracker.start(onLost ?? ((l) => this.opts.log?.(`agent ${l.agent.id} lost; unreached: ${l.unreached.join(', ') || 'none'}`)));
+  async start(): Promise<void> {
+    const ctx = this.ctx;
+    const sc: ServeContext = { nc: ctx.nc, homeId: ctx.self.id, trust: ctx.trust, state: ctx.state, received: this.received, onError: (e, op) => ctx.log(`${op}: ${(e as Error).message}`) };
+    this.subs = [
+      serve(sc, { op: 'notify', type: NOTIFY_TYPE, schema: NotifySchema, roles: ['buyer'], handle: (r) => handleNotify(ctx, r) }),
+      serve(sc, { op: 'results', type: RESULTS_TYPE, schema: ResultsSchema, roles: ['buyer'], idempotentRead: true, handle: (r) => handleResults(ctx, r) }),
+      serve(sc, { op: 'resolve', type: RESOLVE_TYPE, schema: ResolveSchema, roles: ['merchant'], handle: (r) => handleResolve(ctx, r) }),
+      serve(sc, { op: 'abort', type: ABORT_TYPE, schema: AbortSchema, roles: ['buyer'], handle: (r) => handleAbort(ctx, r) }),
+      serve(sc, { op: 'mailbox', type: MAILBOX_TYPE, schema: MailboxSchema, roles: ['buyer'], idempotentRead: true, handle: (r) => handleMailbox(ctx, r) }),
+      serve(sc, {
+        op: 'register',
+        type: REGISTER_TYPE,
+        schema: RegisterSchema,
+        roles: ['merchant'],
+        handle: async (r) => {
+          await ctx.state.register({ id: r.signer.id, name: r.body.name, categories: r.body.categories, cert: r.cert, registeredAt: new Date().toISOString() });
+          ctx.log(`merchant ${r.signer.id} registered for ${r.body.categories.join(', ')}`);
+          return { registered: true as const, merchant: r.signer.id };
+        },
+      }),
+      this.serveKey(),
+    ];
+    await ctx.nc.flush();
+    await ctx.host.start();
+    await ctx.tracker.start((lost) => onLostAgent(ctx, lost));
+  }
+
+  /** The encryption key buyers seal to, signed with the identity key (no authentication needed to read it). */
+  private serveKey(): Subscription {
+    const { self, secrets } = this.ctx;
+    const notAfter = new Date(Date.now() + 365 * 24 * 3600_000).toISOString();
+    const reply: EncryptionKeyReply = {
+      cert: self.certPem,
+      key: signObject(ENCRYPTION_KEY_TYPE, { home: self.id, x25519: toB64u(secrets.encryption.publicKey), notAfter }, self.secretKey) as EncryptionKeyReply['key'],
+    };
+    const bytes = okReply(reply);
+    return this.ctx.nc.subscribe(subjects.home(self.id, 'key'), { queue: queueGroup(`home-${self.id}`), callback: (_e, m) => m.respond(bytes) });
   }
 
   async stop(): Promise<void> {
-    await this.tracker.stop();
-    await this.host.stop();
+    await Promise.allSettled(this.subs.map((s) => s.drain()));
+    await this.ctx.tracker.stop();
+    await this.ctx.host.stop();
   }
 }

@@ -46,6 +46,8 @@ export interface SessionRecord {
   invited: string[];
   /** invitation rounds still out */
   invitesOut: number;
+  /** no merchant sells the requested category: nothing to wait for */
+  nobodyToInvite?: boolean;
   /** the Invite Agents' verified visit logs, as they came home */
   visits: Visit[];
   interested: string[];

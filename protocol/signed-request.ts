@@ -71,6 +71,8 @@ export interface OpenOptions {
 
 export interface OpenedRequest<B> {
   signer: Signer;
+  /** the signer's certificate (PEM), as verified */
+  cert: string;
   body: B & RequestMeta;
 }
 
@@ -87,5 +89,5 @@ export function openRequest<S extends z.ZodObject>(type: string, schema: S, data
   if (body.to !== opts.audience) throw parleyError('ERR_FORBIDDEN', `request is addressed to ${body.to}, not ${opts.audience}`);
   const skew = Math.abs((opts.now ?? Date.now()) - Date.parse(body.ts));
   if (!(skew <= MAX_CLOCK_SKEW_MS)) throw parleyError('ERR_STALE', `request timestamp ${body.ts} is more than ${MAX_CLOCK_SKEW_MS / 1000} s off`);
-  return { signer, body };
+  return { signer, cert: msg.cert, body };
 }

@@ -1,0 +1,76 @@
+/**
+ * Phase 2 on the Agent Home: a Sales Agent arrives (durably accepted by the host runtime),
+ * is checked (merchant certificate via the runtime, SG_MSG, open session), is assigned to
+ * the session's Negotiation Agent, and the rounds run. The outcome — every round, and the
+ * agreement with its proof — is stored before the agent's work is marked done, so a crash
+ * re-runs the same deterministic rounds and the create-if-absent writes keep one result.
+ */
+import { negotiate } from '../agents/negotiation.js';
+import { openSalesAgent, SALES_KIND } from '../agents/sales.js';
+import type { ArrivedAgent, KindBehaviour } from '../agents/runtime/host.js';
+import { createJson } from '../agents/storage/kv.js';
+import { parleyError } from '../protocol/errors.js';
+import type { Agreement } from '../protocol/directory.js';
+import type { HomeContext } from './context.js';
+import type { NegotiationRecord } from './state.js';
+import { sessionRules } from './escrow.js';
+
+export { SALES_KIND };
+
+export function salesBehaviour(ctx: HomeContext): KindBehaviour {
+  return {
+    issuerRoles: ['merchant'],
+    check: async (a: ArrivedAgent) => {
+      const sa = openSalesAgent(a);
+      const session = await ctx.state.session(sa.offer.sn);
+      if (!session || session.home !== ctx.self.id) throw parleyError('ERR_SESSION_UNKNOWN', `no session ${sa.offer.sn} here`);
+      if (Date.parse(session.deadline) <= Date.now()) throw parleyError('ERR_DEADLINE_PASSED', `session ${sa.offer.sn} closed at ${session.deadline}`);
+      if (!session.invited.includes(sa.merchant)) throw parleyError('ERR_FORBIDDEN', `${sa.merchant} was not invited to session ${sa.offer.sn}`);
+      if (await ctx.state.negotiation(sa.offer.sn, sa.merchant)) throw parleyError('ERR_REPLAY', `${sa.merchant} has already negotiated in session ${sa.offer.sn}`);
+    },
+    visit: async (a: ArrivedAgent) => {
+      const sa = openSalesAgent(a);
+      const sn = sa.offer.sn;
+      const session = (await ctx.state.session(sn))!;
+      const outcome = negotiate({ request: session.request, rules: await sessionRules(ctx, sn), offer: sa.offer, reveals: sa.reveals, deadline: new Date(session.deadline) });
+      const record: NegotiationRecord = {
+        sn,
+        merchant: sa.merchant,
+        merchantCert: sa.merchantCert,
+        offer: sa.signedOffer,
+        template: sa.offer.msg.template,
+        k: sa.offer.msg.k,
+        status: outcome.status,
+        rounds: outcome.rounds,
+        ...(outcome.error ? { error: outcome.error } : {}),
+        at: new Date().toISOString(),
+      };
+      await createJson(ctx.state.negotiations, `${sn}.${sa.merchant}`, record);
+      const stored = (await ctx.state.negotiation(sn, sa.merchant))!;
+      const agreed = stored.status === 'agreed' ? stored.rounds[stored.rounds.length - 1] : undefined;
+      if (agreed) {
+        const agreement: Agreement = {
+          sn,
+          merchant: sa.merchant,
+          merchantCert: sa.merchantCert,
+          template: stored.template,
+          bid: agreed.bid,
+          index: agreed.index,
+          k: stored.k,
+          utility: agreed.utility,
+          proof: { offer: stored.offer as Agreement['proof']['offer'], reveals: stored.rounds.map((r) => ({ bid: r.bid, next: r.next })) },
+          at: stored.at,
+        };
+        await createJson(ctx.state.agreements, `${sn}.${sa.merchant}`, agreement);
+      }
+      await ctx.state.updateSession(sn, (s) => ({
+        ...s,
+        negotiated: { ...s.negotiated, [sa.merchant]: { status: stored.status, rounds: stored.rounds.length } },
+        agreed: agreed ? [...new Set([...s.agreed, sa.merchant])] : s.agreed,
+      }));
+      ctx.log(`session ${sn}: ${sa.merchant} ${stored.status} after ${stored.rounds.length} of ${stored.k} bids`);
+      // the Sales Agent's journey ends here; nothing about the verdicts goes back
+      return { note: 'negotiated', stay: true };
+    },
+  };
+}
