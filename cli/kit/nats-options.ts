@@ -4,6 +4,8 @@
  */
 import type { Command } from 'commander';
 import { natsOptionsFromEnv, type NatsOptions } from '../../agents/transport/connect.js';
+import { embeddedServerStatus } from '../../agents/transport/embedded.js';
+import { parleyError } from '../../protocol/errors.js';
 
 export interface NatsFlags {
   nats?: string;
@@ -20,4 +22,16 @@ export function withNatsOptions(cmd: Command): Command {
 
 export function natsOptionsFrom(flags: NatsFlags, name: string): NatsOptions {
   return natsOptionsFromEnv({ servers: flags.nats, nkeySeedFile: flags.nkeySeedFile, tlsCaFile: flags.tlsCa, name });
+}
+
+/**
+ * Where a client connects: --nats, else the role's configured URL, else PARLEY_NATS_URL,
+ * else the embedded server of this data directory if it is running (`parley home start`).
+ */
+export async function clientNatsOptions(flags: NatsFlags, name: string, dataDir: string, configured?: string): Promise<NatsOptions> {
+  const opts = natsOptionsFrom({ ...flags, nats: flags.nats ?? configured }, name);
+  if (opts.servers) return opts;
+  const embedded = await embeddedServerStatus(dataDir);
+  if (embedded) return { ...opts, servers: embedded.url };
+  throw parleyError('ERR_CONFIG', 'no NATS server: give --nats URL, set PARLEY_NATS_URL, or start `parley home start` on this machine');
 }

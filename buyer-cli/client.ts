@@ -1,0 +1,377 @@
+/**
+ * Everything a buyer does, as a library the CLI (and `parley demo`) drive:
+ *   request  — phase 1: fresh session key, delegation, escrow proof, d2 and rules sealed to
+ *              the Agent Home; notify; the session is saved (key included, 0600)
+ *   results  — progress and agreements, ranked by the buyer's utility
+ *   sign     — phase 3: contract with binding statement, SG1 to the merchant, check SG_S,
+ *              then the complete signature (or withhold it)
+ *   abort    — phase 4: end an exchange whose countersignature never came
+ *   inbox    — what the Agent Home kept for the buyer (SG_S after a resolution)
+ * State is saved before each message that commits the buyer leaves, so a killed buyer can
+ * always finish or abort.
+ */
+import { randomBytes } from 'node:crypto';
+import type { NatsConnection } from 'nats';
+import { bigintToB64u, toB64u } from '../crypto/bytes.js';
+import { createEscrowProof, generateSessionKey, partialSignMessage, signRs256, splitKey, type RsaKeySize } from '../crypto/rsa/index.js';
+import { sealJson } from '../crypto/seal.js';
+import { canonicalJson, type JsonValue } from '../crypto/canonical.js';
+import {
+  assembleContractJws,
+  buyerProtected,
+  buyerSignature,
+  checkMerchantSignature,
+  merchantCertificate,
+  type GeneralJws,
+  type JwsSignature,
+} from '../crypto/jws.js';
+import { parseCertificate, verifyCertificate, type ParsedCertificate } from '../crypto/x509/index.js';
+import { call } from '../agents/transport/rpc.js';
+import type { Self, Trust } from '../agents/runtime/trust.js';
+import { parleyError } from '../protocol/errors.js';
+import { subjects } from '../protocol/subjects.js';
+import { signRequest } from '../protocol/signed-request.js';
+import type { PurchaseRequest } from '../protocol/commerce.js';
+import { parseRules, type Rules } from '../protocol/rules.js';
+import {
+  DELEGATION_PURPOSE,
+  EncryptionKeyReplySchema,
+  NOTIFY_TYPE,
+  NotifyReplySchema,
+  escrowContext,
+  openEncryptionKey,
+  openRequestStatement,
+  requestHash,
+  sealContext,
+  signDelegation,
+  type NotifyBody,
+} from '../protocol/session.js';
+import { openVoucher } from '../protocol/voucher.js';
+import { verifyBidProof } from '../protocol/sales.js';
+import { RESULTS_TYPE, ResultsReplySchema, type Agreement, type ResultsReply } from '../protocol/directory.js';
+import {
+  ABORT_TYPE,
+  AbortReplySchema,
+  CONTRACT_COMPLETE_TYPE,
+  CONTRACT_OFFER_TYPE,
+  ContractCompleteReplySchema,
+  ContractOfferReplySchema,
+  MAILBOX_TYPE,
+  MailboxReplySchema,
+  openAbortToken,
+  type AbortReply,
+} from '../protocol/exchange.js';
+import { checkContract, contractId as contractIdOf, encodeContractPayload, signBinding, termsHash, buyerSigningInput, type ContractPayload } from '../protocol/contract.js';
+import { restoreKey, storeKey, type SessionKey } from './session-key.js';
+import type { BuyerFiles, ExchangeFile, SessionFile } from './state.js';
+
+export interface BuyerClientOptions {
+  nc: NatsConnection;
+  self: Self;
+  trust: Trust;
+  ca: ParsedCertificate;
+  /** the Agent Home's party id */
+  home: string;
+  files: BuyerFiles;
+  timeoutMs?: number;
+}
+
+export interface NewRequest {
+  request: PurchaseRequest;
+  rules: Rules | unknown;
+  deadline: Date;
+  bits?: RsaKeySize;
+  /** a key generated ahead of time (keeps key generation off the clock) */
+  sessionKey?: SessionKey;
+}
+
+export interface SignOptions {
+  /** stop after the merchant's countersignature: do not send the complete signature */
+  withhold?: boolean;
+  /** how long the merchant waits for the complete signature before asking the Agent Home */
+  completeWithinMs?: number;
+  /** how long after that the Agent Home may still resolve */
+  resolveWindowMs?: number;
+}
+
+export interface SignOutcome {
+  contractId: string;
+  state: ExchangeFile['state'];
+  contractFile?: string;
+  merchant: string;
+}
+
+export async function newSessionKey(bits: RsaKeySize = 2048): Promise<SessionKey> {
+  const key = await generateSessionKey(bits);
+  return { key, split: splitKey(key) };
+}
+
+export class BuyerClient {
+  private homeCert?: ParsedCertificate;
+
+  constructor(private readonly o: BuyerClientOptions) {}
+
+  private get timeout(): number {
+    return this.o.timeoutMs ?? 15_000;
+  }
+
+  private home(op: Parameters<typeof subjects.home>[1]): string {
+    return subjects.home(this.o.home, op);
+  }
+
+  /** The Agent Home's certificate and sealing key, both checked. */
+  async homeKey(): Promise<{ cert: ParsedCertificate; x25519: Uint8Array }> {
+    const r = await call(this.o.nc, this.home('key'), {}, EncryptionKeyReplySchema, this.timeout);
+    this.o.trust.verify(r.cert, ['agent-home']);
+    const cert = parseCertificate(r.cert);
+    if (cert.id !== this.o.home) throw parleyError('ERR_CERT_ID', `the Agent Home answered with the certificate of ${cert.id}`);
+    this.homeCert = cert;
+    return { cert, x25519: openEncryptionKey(r.key, this.o.home, cert.publicKey) };
+  }
+
+  /** Phase 1: opens a purchase session. */
+  async request(spec: NewRequest): Promise<SessionFile> {
+    const rules = parseRules(spec.rules);
+    const { cert: homeCert, x25519 } = await this.homeKey();
+    const sk = spec.sessionKey ?? (await newSessionKey(spec.bits));
+    const nonce = toB64u(randomBytes(16));
+    const deadline = spec.deadline.toISOString();
+    const reqHash = requestHash(spec.request, deadline, nonce);
+    const notAfter = new Date(spec.deadline.getTime() + 30 * 24 * 3600_000).toISOString();
+    const delegation = signDelegation(
+      { buyer: this.o.self.id, n: bigintToB64u(sk.key.n), e: bigintToB64u(sk.key.e), requestHash: reqHash, notAfter, purpose: DELEGATION_PURPOSE },
+      this.o.self.secretKey,
+    );
+    const proof = createEscrowProof(sk.key, sk.split, escrowContext(reqHash));
+    const sealed = sealJson({ d2: bigintToB64u(sk.split.d2), rules: rules as unknown as JsonValue }, x25519, sealContext(reqHash));
+    const body: NotifyBody = {
+      request: spec.request,
+      deadline,
+      nonce,
+      delegation: delegation as NotifyBody['delegation'],
+      e1: bigintToB64u(sk.split.e1),
+      escrowProof: { sg1t: toB64u(proof.sg1t) },
+      sealed,
+    };
+    // keep the key before anything leaves: an answer lost in a crash still finds its key
+    this.o.files.savePending(nonce, { nonce, request: spec.request, deadline, key: storeKey(sk) });
+    const reply = await call(this.o.nc, this.home('notify'), signRequest(NOTIFY_TYPE, body, this.o.home, this.o.self), NotifyReplySchema, this.timeout);
+    // the answer must be the Agent Home's, for this request and this key
+    const voucher = openVoucher(reply.voucher, homeCert.publicKey);
+    const statement = openRequestStatement(reply.sgReq, homeCert.publicKey);
+    if (voucher.sn !== reply.sn || statement.sn !== reply.sn || voucher.n !== sk.key.n || voucher.e1 !== sk.split.e1 || canonicalJson(statement.request) !== canonicalJson(spec.request)) {
+      throw parleyError('ERR_VOUCHER_INVALID', "the Agent Home's answer does not match the request");
+    }
+    const session: SessionFile = {
+      sn: reply.sn,
+      home: this.o.home,
+      request: spec.request,
+      deadline,
+      nonce,
+      key: storeKey(sk),
+      delegation,
+      voucher: reply.voucher,
+      sgReq: reply.sgReq,
+      created: new Date().toISOString(),
+    };
+    this.o.files.saveSession(session);
+    this.o.files.dropPending(nonce);
+    return session;
+  }
+
+  async results(sn: string): Promise<ResultsReply> {
+    const r = await call(this.o.nc, this.home('results'), signRequest(RESULTS_TYPE, { sn }, this.o.home, this.o.self), ResultsReplySchema, this.timeout);
+    // every agreement must prove itself: the merchant's certificate, signed offer and revealed chain
+    for (const a of r.agreements) {
+      const cert = verifyCertificate(a.merchantCert, this.o.ca, { role: 'merchant', id: a.merchant });
+      const proven = verifyBidProof(a.proof, a.merchant, cert.publicKey);
+      if (proven.offer.sn !== sn || canonicalJson(proven.bid) !== canonicalJson(a.bid) || proven.index !== a.index) {
+        throw parleyError('ERR_SALES_OFFER_INVALID', `the agreement with ${a.merchant} does not match its proof`);
+      }
+    }
+    return r;
+  }
+
+  /** Polls results until the session is complete or closed (or `until`), reporting each change. */
+  async waitForResults(sn: string, onProgress?: (r: ResultsReply) => void, opts: { pollMs?: number; until?: Date } = {}): Promise<ResultsReply> {
+    let last = '';
+    for (;;) {
+      const r = await this.results(sn);
+      const key = JSON.stringify([r.status, r.progress]);
+      if (key !== last) {
+        last = key;
+        onProgress?.(r);
+      }
+      if (r.status !== 'open' || (opts.until && Date.now() >= opts.until.getTime())) return r;
+      await new Promise((res) => setTimeout(res, opts.pollMs ?? 200));
+    }
+  }
+
+  private async homeCertificate(): Promise<ParsedCertificate> {
+    return this.homeCert ?? (await this.homeKey()).cert;
+  }
+
+  /** Phase 3: signs the agreement with `merchant` (optimistic: the Agent Home takes no part). */
+  async sign(sn: string, merchant: string, opts: SignOptions = {}): Promise<SignOutcome> {
+    const files = this.o.files;
+    const session = files.session(sn);
+    const existing = files.exchangeWith(sn, merchant);
+    if (existing && existing.state !== 'offered' && existing.state !== 'countersigned') {
+      return { contractId: existing.contractId, state: existing.state, contractFile: existing.contractFile, merchant };
+    }
+    const sk = restoreKey(session.key);
+    let x: ExchangeFile;
+    if (existing) {
+      x = existing; // a restart: send the very same offer again (the merchant answers it idempotently)
+    } else {
+      const results = await this.results(sn);
+      const agreement = results.agreements.find((a) => a.merchant === merchant);
+      if (!agreement) throw parleyError('ERR_AGREEMENT_UNKNOWN', `no agreement with ${merchant} in session ${sn}`);
+      x = this.prepareContract(session, sk, agreement, await this.homeCertificate(), opts);
+      files.saveExchange(x); // SG1 is about to leave: keep it first
+    }
+    const storeSubject = (op: 'offer' | 'complete') => subjects.storeContract(merchant, op);
+    if (x.state === 'offered') {
+      let reply;
+      try {
+        reply = await call(
+          this.o.nc,
+          storeSubject('offer'),
+          signRequest(CONTRACT_OFFER_TYPE, { payload: x.payload, protected: x.protected, sg1: x.sg1 }, merchant, this.o.self),
+          ContractOfferReplySchema,
+          this.timeout,
+        );
+      } catch (e) {
+        const err = e as { code?: string; message?: string };
+        if (err.code && !['ERR_TIMEOUT', 'ERR_UNAVAILABLE', 'ERR_NATS_CONNECT'].includes(err.code)) {
+          files.saveExchange({ ...x, state: 'refused', error: { code: err.code, message: err.message ?? '' } });
+        }
+        throw e;
+      }
+      this.checkMerchantSignature(x.payload, reply.merchantSignature, merchant);
+      x = { ...x, state: 'countersigned', merchantSignature: reply.merchantSignature };
+      files.saveExchange(x);
+    }
+    if (opts.withhold) return { contractId: x.contractId, state: x.state, merchant };
+    const sg = signRs256(sk.key, buyerSigningInput(x.payload, x.protected));
+    const file = this.finish(x, sg, 'complete');
+    await call(
+      this.o.nc,
+      storeSubject('complete'),
+      signRequest(CONTRACT_COMPLETE_TYPE, { contractId: x.contractId, sg: toB64u(sg) }, merchant, this.o.self),
+      ContractCompleteReplySchema,
+      this.timeout,
+    );
+    return { contractId: x.contractId, state: 'complete', contractFile: file, merchant };
+  }
+
+  private prepareContract(session: SessionFile, sk: SessionKey, agreement: Agreement, homeCert: ParsedCertificate, opts: SignOptions): ExchangeFile {
+    const merchantCert = verifyCertificate(agreement.merchantCert, this.o.ca, { role: 'merchant', id: agreement.merchant });
+    const now = Date.now();
+    const voucher = openVoucher(session.voucher, homeCert.publicKey);
+    const completeBy = new Date(now + (opts.completeWithinMs ?? 30_000));
+    const exchangeDeadline = new Date(Math.min(completeBy.getTime() + (opts.resolveWindowMs ?? 120_000), voucher.signBy.getTime()));
+    if (exchangeDeadline <= completeBy) throw parleyError('ERR_EXCHANGE_DEADLINE', 'the voucher no longer leaves time for an exchange');
+    const binding = signBinding(
+      { n: bigintToB64u(sk.key.n), sn: session.sn, merchant: agreement.merchant, termsHash: termsHash(session.sn, agreement.merchant, agreement.bid, agreement.template) },
+      this.o.self.secretKey,
+    );
+    const payload: ContractPayload = {
+      kind: 'parley-contract',
+      v: 1,
+      sn: session.sn,
+      home: { id: this.o.home, cert: homeCert.pem },
+      buyer: { id: this.o.self.id, cert: this.o.self.certPem },
+      merchant: { id: agreement.merchant, cert: merchantCert.pem },
+      request: session.request,
+      deadline: session.deadline,
+      nonce: session.nonce,
+      terms: agreement.bid,
+      template: agreement.template,
+      bidProof: agreement.proof,
+      voucher: session.voucher as ContractPayload['voucher'],
+      delegation: session.delegation as ContractPayload['delegation'],
+      binding: binding as ContractPayload['binding'],
+      issuedAt: new Date(now).toISOString(),
+      completeBy: completeBy.toISOString(),
+      exchangeDeadline: exchangeDeadline.toISOString(),
+    };
+    const payloadB64 = encodeContractPayload(payload);
+    const prot = buyerProtected();
+    const sg1 = partialSignMessage(sk.key, sk.split, buyerSigningInput(payloadB64, prot));
+    return {
+      contractId: contractIdOf(payloadB64),
+      sn: session.sn,
+      merchant: agreement.merchant,
+      state: 'offered',
+      payload: payloadB64,
+      protected: prot,
+      sg1: toB64u(sg1),
+      completeBy: payload.completeBy,
+      exchangeDeadline: payload.exchangeDeadline,
+      updated: new Date().toISOString(),
+    };
+  }
+
+  /** SG_S must be the contract merchant's EdDSA signature over exactly this payload. */
+  private checkMerchantSignature(payload: string, sig: JwsSignature, merchant: string): void {
+    const jws: GeneralJws = { payload, signatures: [{ protected: buyerProtected(), signature: 'AA' }, sig] };
+    const leaf = merchantCertificate(jws);
+    const cert = verifyCertificate(leaf, this.o.ca, { role: 'merchant', id: merchant });
+    if (!checkMerchantSignature(jws, cert)) throw parleyError('ERR_JWS_SIGNATURE_INVALID', `${merchant}'s countersignature does not verify`);
+  }
+
+  /** Assembles, checks and saves the complete contract. */
+  private finish(x: ExchangeFile, sg: Uint8Array, state: 'complete' | 'resolved'): string {
+    const jws = assembleContractJws(x.payload, buyerSignature(x.protected, sg), x.merchantSignature!);
+    const check = checkContract(jws, this.o.ca);
+    if (!check.valid) throw parleyError('ERR_CONTRACT_INVALID', `assembled contract does not verify: ${check.checks.filter((c) => !c.ok).map((c) => c.name).join(', ')}`);
+    const file = this.o.files.saveContract(x.contractId, jws);
+    this.o.files.saveExchange({ ...x, state, contractFile: file });
+    return file;
+  }
+
+  /** Phase 4: asks the Agent Home to abort an exchange whose countersignature never came. */
+  async abort(contractId: string): Promise<AbortReply & { contractFile?: string }> {
+    const x = this.o.files.exchange(contractId);
+    if (!x) throw parleyError('ERR_NOT_FOUND', `no exchange ${contractId}`);
+    const reply = await call(
+      this.o.nc,
+      this.home('abort'),
+      signRequest(ABORT_TYPE, { sn: x.sn, merchant: x.merchant, contractId }, this.o.home, this.o.self),
+      AbortReplySchema,
+      this.timeout,
+    );
+    const homeCert = await this.homeCertificate();
+    if (reply.outcome === 'aborted') {
+      const t = openAbortToken(reply.token, homeCert.publicKey);
+      if (t.contractId !== contractId) throw parleyError('ERR_EXCHANGE_STATE', 'abort token for another exchange');
+      this.o.files.saveExchange({ ...x, state: 'aborted', token: reply.token });
+      return reply;
+    }
+    // already resolved: the merchant is bound, so we are too; complete our copy
+    this.checkMerchantSignature(x.payload, reply.merchantSignature, x.merchant);
+    const sk = restoreKey(this.o.files.session(x.sn).key);
+    const file = this.finish({ ...x, merchantSignature: reply.merchantSignature }, signRs256(sk.key, buyerSigningInput(x.payload, x.protected)), 'resolved');
+    return { ...reply, contractFile: file };
+  }
+
+  /** Reads the mailbox; a countersignature delivered after a resolution completes our contract. */
+  async inbox(): Promise<Array<{ seq: number; kind: string; sn: string; merchant: string; contractId: string; contractFile?: string }>> {
+    const files = this.o.files;
+    const reply = await call(this.o.nc, this.home('mailbox'), signRequest(MAILBOX_TYPE, { after: files.inboxSeq() }, this.o.home, this.o.self), MailboxReplySchema, this.timeout);
+    const out = [];
+    for (const m of reply.messages) {
+      const x = files.exchange(m.contractId);
+      let contractFile: string | undefined;
+      if (x && x.state !== 'complete' && x.state !== 'resolved') {
+        this.checkMerchantSignature(x.payload, m.merchantSignature, x.merchant);
+        const sk = restoreKey(files.session(x.sn).key);
+        contractFile = this.finish({ ...x, merchantSignature: m.merchantSignature }, signRs256(sk.key, buyerSigningInput(x.payload, x.protected)), 'resolved');
+      } else contractFile = x?.contractFile;
+      out.push({ seq: m.seq, kind: m.kind, sn: m.sn, merchant: m.merchant, contractId: m.contractId, contractFile });
+    }
+    files.saveInboxSeq(reply.last);
+    return out;
+  }
+}

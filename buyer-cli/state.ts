@@ -1,0 +1,160 @@
+/**
+ * The buyer's files, under <home>/buyer (every file written atomically; secrets 0600):
+ *   config.json                   {id, home, nats?}: who I am and which Agent Home I use
+ *   identity.pem, identity.key    certificate and Ed25519 key (0600), ca.pem
+ *   sessions/<sn>.json            one purchase session, with its RSA session key (0600)
+ *   pending/<nonce>.json          a session key whose notify has no answer yet (0600)
+ *   exchanges/<contractId>.json   one contract exchange and how far it got (0600: holds SG1)
+ *   contracts/<contractId>.jws.json  each complete contract (general JWS JSON)
+ *   inbox.json                    the last mailbox sequence read
+ * The session key is written before the partial signature leaves, so a buyer killed at any
+ * point can finish (complete or abort) after restart.
+ */
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { readJsonFile, writeJsonAtomic } from '../agents/storage/atomic-file.js';
+import type { PurchaseRequest } from '../protocol/commerce.js';
+import type { JwsSignature } from '../crypto/jws.js';
+import { parleyError } from '../protocol/errors.js';
+
+export interface BuyerConfig {
+  id: string;
+  /** the Agent Home's party id */
+  home: string;
+  nats?: string;
+}
+
+/** A session key as stored: the private JWK and the split, bigints as base64url. Secret. */
+export interface StoredKey {
+  jwk: Record<string, string>;
+  e1: string;
+  d1: string;
+  d2: string;
+  d1p: string;
+  d1q: string;
+  qi: string;
+}
+
+export interface SessionFile {
+  sn: string;
+  home: string;
+  request: PurchaseRequest;
+  deadline: string;
+  nonce: string;
+  key: StoredKey;
+  delegation: unknown;
+  voucher: unknown;
+  sgReq: unknown;
+  created: string;
+}
+
+export type ExchangeState = 'offered' | 'countersigned' | 'complete' | 'resolved' | 'aborted' | 'refused';
+
+export interface ExchangeFile {
+  contractId: string;
+  sn: string;
+  merchant: string;
+  state: ExchangeState;
+  payload: string;
+  protected: string;
+  sg1: string;
+  completeBy: string;
+  exchangeDeadline: string;
+  merchantSignature?: JwsSignature;
+  /** the abort token, when aborted */
+  token?: unknown;
+  /** why the merchant refused, when refused */
+  error?: { code: string; message: string };
+  contractFile?: string;
+  updated: string;
+}
+
+export class BuyerFiles {
+  constructor(readonly dir: string) {}
+
+  get configPath() {
+    return join(this.dir, 'config.json');
+  }
+  get certPath() {
+    return join(this.dir, 'identity.pem');
+  }
+  get keyPath() {
+    return join(this.dir, 'identity.key');
+  }
+  get caPath() {
+    return join(this.dir, 'ca.pem');
+  }
+
+  config(): BuyerConfig {
+    const c = readJsonFile<BuyerConfig>(this.configPath);
+    if (!c) throw parleyError('ERR_CONFIG', `no buyer identity in ${this.dir}; run \`parley buyer init\` first`);
+    return c;
+  }
+
+  saveConfig(c: BuyerConfig): void {
+    writeJsonAtomic(this.configPath, c, 0o600);
+  }
+
+  savePending(nonce: string, value: unknown): void {
+    writeJsonAtomic(join(this.dir, 'pending', `${nonce}.json`), value, 0o600);
+  }
+
+  dropPending(nonce: string): void {
+    rmSync(join(this.dir, 'pending', `${nonce}.json`), { force: true });
+  }
+
+  session(sn: string): SessionFile {
+    const s = readJsonFile<SessionFile>(join(this.dir, 'sessions', `${sn}.json`));
+    if (!s) throw parleyError('ERR_SESSION_UNKNOWN', `no session ${sn} in ${this.dir}`);
+    return s;
+  }
+
+  saveSession(s: SessionFile): void {
+    writeJsonAtomic(join(this.dir, 'sessions', `${s.sn}.json`), s, 0o600);
+  }
+
+  sessions(): string[] {
+    return list(join(this.dir, 'sessions'));
+  }
+
+  exchange(contractId: string): ExchangeFile | undefined {
+    return readJsonFile<ExchangeFile>(join(this.dir, 'exchanges', `${contractId}.json`));
+  }
+
+  saveExchange(x: ExchangeFile): void {
+    writeJsonAtomic(join(this.dir, 'exchanges', `${x.contractId}.json`), { ...x, updated: new Date().toISOString() }, 0o600);
+  }
+
+  exchanges(): ExchangeFile[] {
+    return list(join(this.dir, 'exchanges'))
+      .map((id) => this.exchange(id))
+      .filter((x): x is ExchangeFile => !!x);
+  }
+
+  /** The exchange of a session with a merchant, if the buyer started one. */
+  exchangeWith(sn: string, merchant: string): ExchangeFile | undefined {
+    return this.exchanges().find((x) => x.sn === sn && x.merchant === merchant);
+  }
+
+  saveContract(contractId: string, jws: unknown): string {
+    const path = join(this.dir, 'contracts', `${contractId}.jws.json`);
+    writeJsonAtomic(path, jws);
+    return path;
+  }
+
+  inboxSeq(): number {
+    return readJsonFile<{ last: number }>(join(this.dir, 'inbox.json'))?.last ?? 0;
+  }
+
+  saveInboxSeq(last: number): void {
+    writeJsonAtomic(join(this.dir, 'inbox.json'), { last });
+  }
+}
+
+function list(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json') && !f.startsWith('.'))
+    .map((f) => f.slice(0, -'.json'.length))
+    .sort();
+}
