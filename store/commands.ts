@@ -1,0 +1,131 @@
+/**
+ * `parley store …`: run a merchant's store daemon and list the contracts it signed.
+ *
+ *   parley store start     --config store.json [--home DIR] [--nats URL] [--json]
+ *   parley store contracts [--config store.json | --id ID] [--home DIR] [--json]
+ *
+ * The store keeps its files in `<home>/store/<id>` (store/files.ts). NATS: --nats, else the
+ * config's `nats`, else PARLEY_NATS_URL, else the embedded server of `<home>` if one runs.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { connectNats } from '../agents/transport/connect.js';
+import { embeddedServerStatus } from '../agents/transport/embedded.js';
+import { caTrust, selfFrom } from '../agents/runtime/trust.js';
+import { parseCertificate } from '../crypto/x509/index.js';
+import { isPartyId } from '../crypto/x509/index.js';
+import { parleyError } from '../protocol/errors.js';
+import { parleyHome } from '../cli/kit/home-dir.js';
+import { UsageError, action, commandGroup, emit, note, type OutputOptions } from '../cli/kit/output.js';
+import { natsOptionsFrom, withNatsOptions, type NatsFlags } from '../cli/kit/nats-options.js';
+import { loadStoreConfig, type StoreConfig } from './config.js';
+import { StoreDaemon } from './daemon.js';
+import { listContracts, type ContractSummary } from './listing.js';
+
+interface StoreFlags extends OutputOptions, NatsFlags {
+  config?: string;
+  home?: string;
+  id?: string;
+}
+
+/** The data directory of store `id`. */
+export function storeDataDir(id: string, home?: string): string {
+  return join(parleyHome(home), 'store', id);
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw parleyError('ERR_CONFIG', `cannot read ${what} ${path}`, e);
+  }
+}
+
+/** --nats, else the config's server, else PARLEY_NATS_URL, else the running embedded server. */
+async function resolveNats(flags: StoreFlags, config: StoreConfig): Promise<{ servers: string; source: string }> {
+  if (flags.nats) return { servers: flags.nats, source: '--nats' };
+  if (config.nats) return { servers: config.nats, source: 'config' };
+  if (process.env.PARLEY_NATS_URL) return { servers: process.env.PARLEY_NATS_URL, source: 'PARLEY_NATS_URL' };
+  const embedded = await embeddedServerStatus(parleyHome(flags.home));
+  if (embedded) return { servers: embedded.url, source: 'embedded' };
+  throw parleyError('ERR_CONFIG', 'no NATS server: give --nats URL (or "nats" in the store config, or PARLEY_NATS_URL), or start the Agent Home with the same --home so its embedded server runs');
+}
+
+async function runStart(flags: StoreFlags): Promise<void> {
+  // listen for the stop signal first, so a signal during start-up is a clean stop too
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  if (!flags.config) throw new UsageError('--config store.json is required');
+  const config = loadStoreConfig(flags.config);
+  const ca = parseCertificate(readText(config.identity.ca, 'CA certificate'));
+  const self = selfFrom(readText(config.identity.cert, 'store certificate'), readText(config.identity.key, 'store key'));
+  const trust = caTrust(ca);
+  const where = await resolveNats(flags, config);
+  const nc = await connectNats({ ...natsOptionsFrom(flags, `parley-store-${config.id}`), servers: where.servers });
+  let store: StoreDaemon | undefined;
+  try {
+    store = await StoreDaemon.open({ nc, config, self, trust, ca, dataDir: storeDataDir(config.id, flags.home), log: (l) => note(flags, l) });
+    await store.start();
+    emit(flags, { id: self.id, home: config.home, categories: config.categories, nats: where.servers, natsSource: where.source, dataDir: store.dataDir, status: 'running' }, (d) =>
+      `store ${d.id} running on ${d.nats} for Agent Home ${d.home} (${d.categories.join(', ')}); data in ${d.dataDir}; Ctrl-C to stop`,
+    );
+    await stopped;
+  } finally {
+    await store?.stop();
+    await nc.drain().catch(() => undefined);
+  }
+}
+
+function storeId(flags: StoreFlags): string {
+  if (flags.config) {
+    const config = loadStoreConfig(flags.config);
+    if (flags.id && flags.id !== config.id) throw new UsageError(`--id ${flags.id} differs from the config's id ${config.id}`);
+    return config.id;
+  }
+  if (!flags.id) throw new UsageError('give --config store.json or --id ID');
+  if (!isPartyId(flags.id)) throw new UsageError('--id must be a lowercase party id matching ^[a-z0-9][a-z0-9_-]{0,62}$');
+  return flags.id;
+}
+
+function table(rows: ContractSummary[]): string {
+  const head = ['CONTRACT', 'STATE', 'SESSION', 'BUYER', 'ITEM', 'QTY', 'PRICE', 'CUR', 'COUNTERSIGNED'];
+  const body = rows.map((r) => [r.contractId.slice(0, 12), r.state, r.sn.slice(0, 12), r.buyer, r.item, String(r.quantity), r.price.toFixed(2), r.currency, r.countersignedAt.replace(/\.\d+Z$/, 'Z')]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 5 || i === 6 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(head), ...body.map(line)].join('\n');
+}
+
+async function runContracts(flags: StoreFlags): Promise<void> {
+  const id = storeId(flags);
+  const dataDir = storeDataDir(id, flags.home);
+  const contracts = listContracts(dataDir);
+  emit(flags, { store: id, dataDir, contracts }, (d) => {
+    if (!d.contracts.length) return `store ${d.store} has signed no contracts (${d.dataDir})`;
+    const files = d.contracts.filter((c) => c.contractFile).map((c) => `  ${c.contractId.slice(0, 12)}  ${c.contractFile}`);
+    return [table(d.contracts), ...(files.length ? ['', 'complete contracts (check with `parley verify FILE --ca ca.pem`):', ...files] : [])].join('\n');
+  });
+}
+
+export function storeCommand(): Command {
+  const store = commandGroup('store', "a merchant's store: hosts Invite Agents, sends Sales Agents, signs contracts");
+  withNatsOptions(
+    store
+      .command('start')
+      .description('run the store daemon (data in <home>/store/<id>)')
+      .option('--config <file>', 'store config file (format: store/config.ts)')
+      .option('--home <dir>', 'Parley data directory (default $PARLEY_HOME or $XDG_DATA_HOME/parley)')
+      .option('--json', 'print one JSON document when running'),
+  ).action(action(runStart));
+  store
+    .command('contracts')
+    .description('list the contracts this store signed')
+    .option('--config <file>', 'store config file (gives the store id)')
+    .option('--id <id>', 'store id (instead of --config)')
+    .option('--home <dir>', 'Parley data directory')
+    .option('--json', 'print one JSON document')
+    .action(action(runContracts));
+  return store;
+}
