@@ -10,7 +10,9 @@ import { caTrust, selfFrom } from '../agents/runtime/trust.js';
 import { parleyError } from '../protocol/errors.js';
 import { parleyHome } from '../cli/kit/home-dir.js';
 import { action, commandGroup, emit, note, type OutputOptions } from '../cli/kit/output.js';
-import { natsOptionsFrom, withNatsOptions, type NatsFlags } from '../cli/kit/nats-options.js';
+import { clientNatsOptions, natsOptionsFrom, withNatsOptions, type NatsFlags } from '../cli/kit/nats-options.js';
+import { HomeState } from './state.js';
+import { listDisputes, listSessions, renderSession, showSession } from './arbiter.js';
 import { AgentHome } from './service.js';
 import { loadOrCreateSecrets } from './secrets.js';
 import { parseCertificate } from '../crypto/x509/index.js';
@@ -81,6 +83,38 @@ async function runNats(flags: HomeFlags & { stop?: boolean }): Promise<void> {
   );
 }
 
+/** Read-only access to the Agent Home's JetStream state for the arbiter's commands. */
+async function withState<T>(flags: HomeFlags, fn: (state: HomeState) => Promise<T>): Promise<T> {
+  const nc = await connectNats({ ...(await clientNatsOptions(flags, 'parley-arbiter', parleyHome(flags.home))), failFast: true });
+  try {
+    return await fn(await HomeState.open(nc));
+  } finally {
+    await nc.close();
+  }
+}
+
+async function runSessions(flags: HomeFlags): Promise<void> {
+  const list = await withState(flags, listSessions);
+  emit(flags, { sessions: list }, (d) =>
+    d.sessions.length
+      ? d.sessions.map((s) => `${s.sn}  ${s.status.padEnd(8)} ${s.buyer.padEnd(12)} ${s.quantity} × ${s.item}  ${s.salesAgents} sales agents, ${s.agreements} agreements, ${s.exchanges} exchanges`).join('\n')
+      : 'no sessions',
+  );
+}
+
+async function runShow(sn: string, flags: HomeFlags): Promise<void> {
+  const d = await withState(flags, (st) => showSession(st, sn));
+  if (!d) throw parleyError('ERR_SESSION_UNKNOWN', `no session ${sn}`);
+  emit(flags, d, renderSession);
+}
+
+async function runDisputes(flags: HomeFlags): Promise<void> {
+  const list = await withState(flags, listDisputes);
+  emit(flags, { disputes: list }, (d) =>
+    d.disputes.length ? d.disputes.map((x) => `${x.at}  ${x.status.padEnd(8)} session ${x.sn}  ${x.merchant} ↔ ${x.buyer}  ${x.contractId}`).join('\n') : 'no disputes',
+  );
+}
+
 export function homeCommand(): Command {
   const home = commandGroup('home', 'the Agent Home: hosts negotiations, escrows key halves, arbitrates');
   withNatsOptions(
@@ -100,5 +134,9 @@ export function homeCommand(): Command {
     .option('--stop', 'stop the embedded server')
     .option('--json', 'print one JSON document')
     .action(action(runNats));
+  const arbiter = (c: Command) => withNatsOptions(c.option('--home <dir>', 'Parley data directory').option('--json', 'print one JSON document'));
+  arbiter(home.command('sessions').description('arbiter: every session with its status')).action(action(runSessions));
+  arbiter(home.command('show').description('arbiter: one session in full (visit log, bids and verdicts, agreements, exchanges)').argument('<sn>', 'session number')).action(action(runShow));
+  arbiter(home.command('disputes').description('arbiter: every resolved or aborted exchange')).action(action(runDisputes));
   return home;
 }

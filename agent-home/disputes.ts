@@ -53,7 +53,12 @@ export async function handleResolve(ctx: HomeContext, req: OpenedRequest<Resolve
   const session = await ctx.state.session(p.sn);
   if (!session) throw parleyError('ERR_SESSION_UNKNOWN', `no session ${p.sn}`);
   if (canonicalJson(p.voucher) !== canonicalJson(session.voucher)) throw parleyError('ERR_VOUCHER_INVALID', 'the voucher is not the one this Agent Home issued for the session');
-  if (p.buyer.id !== session.buyer || canonicalJson(p.delegation) !== canonicalJson(session.delegation)) throw parleyError('ERR_CONTRACT_INVALID', 'the contract names another buyer or session key');
+  // compare what the delegation binds, not its bytes: a buyer could sign a second, equally
+  // valid delegation of the same key and make a byte comparison refuse to resolve
+  const d = facts.delegation;
+  if (p.buyer.id !== session.buyer || d.buyer !== session.buyer || d.n !== session.n || d.e !== session.e || d.requestHash !== session.requestHash) {
+    throw parleyError('ERR_CONTRACT_INVALID', 'the contract names another buyer, session key or request');
+  }
   if (body.protected !== buyerProtected()) throw parleyError('ERR_CONTRACT_INVALID', "unexpected buyer's protected header");
 
   const jws = { payload: body.payload, signatures: [{ protected: body.protected, signature: body.sg1 }, body.merchantSignature] };

@@ -94,6 +94,12 @@ export interface SignOptions {
   resolveWindowMs?: number;
 }
 
+export interface PreparedNotify {
+  body: NotifyBody;
+  sessionKey: SessionKey;
+  homeCert: ParsedCertificate;
+}
+
 export interface SignOutcome {
   contractId: string;
   state: ExchangeFile['state'];
@@ -107,8 +113,6 @@ export async function newSessionKey(bits: RsaKeySize = 2048): Promise<SessionKey
 }
 
 export class BuyerClient {
-  private homeCert?: ParsedCertificate;
-
   constructor(private readonly o: BuyerClientOptions) {}
 
   private get timeout(): number {
@@ -125,12 +129,11 @@ export class BuyerClient {
     this.o.trust.verify(r.cert, ['agent-home']);
     const cert = parseCertificate(r.cert);
     if (cert.id !== this.o.home) throw parleyError('ERR_CERT_ID', `the Agent Home answered with the certificate of ${cert.id}`);
-    this.homeCert = cert;
     return { cert, x25519: openEncryptionKey(r.key, this.o.home, cert.publicKey) };
   }
 
-  /** Phase 1: opens a purchase session. */
-  async request(spec: NewRequest): Promise<SessionFile> {
+  /** Builds the notify for a request (exposed for tests that tamper with single fields). */
+  async prepareNotify(spec: NewRequest): Promise<PreparedNotify> {
     const rules = parseRules(spec.rules);
     const { cert: homeCert, x25519 } = await this.homeKey();
     const sk = spec.sessionKey ?? (await newSessionKey(spec.bits));
@@ -153,29 +156,36 @@ export class BuyerClient {
       escrowProof: { sg1t: toB64u(proof.sg1t) },
       sealed,
     };
+    return { body, sessionKey: sk, homeCert };
+  }
+
+  /** Phase 1: opens a purchase session. */
+  async request(spec: NewRequest): Promise<SessionFile> {
+    const { body, sessionKey: sk, homeCert } = await this.prepareNotify(spec);
     // keep the key before anything leaves: an answer lost in a crash still finds its key
-    this.o.files.savePending(nonce, { nonce, request: spec.request, deadline, key: storeKey(sk) });
+    this.o.files.savePending(body.nonce, { nonce: body.nonce, request: body.request, deadline: body.deadline, key: storeKey(sk) });
     const reply = await call(this.o.nc, this.home('notify'), signRequest(NOTIFY_TYPE, body, this.o.home, this.o.self), NotifyReplySchema, this.timeout);
     // the answer must be the Agent Home's, for this request and this key
     const voucher = openVoucher(reply.voucher, homeCert.publicKey);
     const statement = openRequestStatement(reply.sgReq, homeCert.publicKey);
-    if (voucher.sn !== reply.sn || statement.sn !== reply.sn || voucher.n !== sk.key.n || voucher.e1 !== sk.split.e1 || canonicalJson(statement.request) !== canonicalJson(spec.request)) {
+    if (voucher.sn !== reply.sn || statement.sn !== reply.sn || voucher.n !== sk.key.n || voucher.e1 !== sk.split.e1 || canonicalJson(statement.request) !== canonicalJson(body.request)) {
       throw parleyError('ERR_VOUCHER_INVALID', "the Agent Home's answer does not match the request");
     }
     const session: SessionFile = {
       sn: reply.sn,
       home: this.o.home,
-      request: spec.request,
-      deadline,
-      nonce,
+      request: body.request,
+      deadline: body.deadline,
+      nonce: body.nonce,
       key: storeKey(sk),
-      delegation,
+      delegation: body.delegation,
       voucher: reply.voucher,
       sgReq: reply.sgReq,
       created: new Date().toISOString(),
+      homeCert: homeCert.pem,
     };
     this.o.files.saveSession(session);
-    this.o.files.dropPending(nonce);
+    this.o.files.dropPending(body.nonce);
     return session;
   }
 
@@ -189,6 +199,9 @@ export class BuyerClient {
         throw parleyError('ERR_SALES_OFFER_INVALID', `the agreement with ${a.merchant} does not match its proof`);
       }
     }
+    // kept, so that signing needs nothing more from the Agent Home (optimism)
+    const files = this.o.files;
+    if (r.agreements.length) files.saveSession({ ...files.session(sn), agreements: r.agreements });
     return r;
   }
 
@@ -207,10 +220,6 @@ export class BuyerClient {
     }
   }
 
-  private async homeCertificate(): Promise<ParsedCertificate> {
-    return this.homeCert ?? (await this.homeKey()).cert;
-  }
-
   /** Phase 3: signs the agreement with `merchant` (optimistic: the Agent Home takes no part). */
   async sign(sn: string, merchant: string, opts: SignOptions = {}): Promise<SignOutcome> {
     const files = this.o.files;
@@ -220,16 +229,8 @@ export class BuyerClient {
       return { contractId: existing.contractId, state: existing.state, contractFile: existing.contractFile, merchant };
     }
     const sk = restoreKey(session.key);
-    let x: ExchangeFile;
-    if (existing) {
-      x = existing; // a restart: send the very same offer again (the merchant answers it idempotently)
-    } else {
-      const results = await this.results(sn);
-      const agreement = results.agreements.find((a) => a.merchant === merchant);
-      if (!agreement) throw parleyError('ERR_AGREEMENT_UNKNOWN', `no agreement with ${merchant} in session ${sn}`);
-      x = this.prepareContract(session, sk, agreement, await this.homeCertificate(), opts);
-      files.saveExchange(x); // SG1 is about to leave: keep it first
-    }
+    // after a restart, the very same offer is sent again (the merchant answers it idempotently)
+    let x = existing ?? (await this.prepare(sn, merchant, opts));
     const storeSubject = (op: 'offer' | 'complete') => subjects.storeContract(merchant, op);
     if (x.state === 'offered') {
       let reply;
@@ -263,6 +264,20 @@ export class BuyerClient {
       this.timeout,
     );
     return { contractId: x.contractId, state: 'complete', contractFile: file, merchant };
+  }
+
+  /**
+   * Builds the contract for the agreement with `merchant` and its partial signature SG1,
+   * and saves the exchange before anything leaves (state 'offered').
+   */
+  async prepare(sn: string, merchant: string, opts: SignOptions = {}): Promise<ExchangeFile> {
+    const known = this.o.files.session(sn).agreements?.find((a) => a.merchant === merchant);
+    const agreement = known ?? (await this.results(sn)).agreements.find((a) => a.merchant === merchant);
+    if (!agreement) throw parleyError('ERR_AGREEMENT_UNKNOWN', `no agreement with ${merchant} in session ${sn}`);
+    const session = this.o.files.session(sn);
+    const x = this.prepareContract(session, restoreKey(session.key), agreement, parseCertificate(session.homeCert), opts);
+    this.o.files.saveExchange(x);
+    return x;
   }
 
   private prepareContract(session: SessionFile, sk: SessionKey, agreement: Agreement, homeCert: ParsedCertificate, opts: SignOptions): ExchangeFile {
@@ -342,7 +357,7 @@ export class BuyerClient {
       AbortReplySchema,
       this.timeout,
     );
-    const homeCert = await this.homeCertificate();
+    const homeCert = parseCertificate(this.o.files.session(x.sn).homeCert);
     if (reply.outcome === 'aborted') {
       const t = openAbortToken(reply.token, homeCert.publicKey);
       if (t.contractId !== contractId) throw parleyError('ERR_EXCHANGE_STATE', 'abort token for another exchange');

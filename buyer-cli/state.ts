@@ -14,6 +14,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../agents/storage/atomic-file.js';
 import type { PurchaseRequest } from '../protocol/commerce.js';
+import type { Agreement } from '../protocol/directory.js';
 import type { JwsSignature } from '../crypto/jws.js';
 import { parleyError } from '../protocol/errors.js';
 
@@ -46,6 +47,10 @@ export interface SessionFile {
   voucher: unknown;
   sgReq: unknown;
   created: string;
+  /** the Agent Home's certificate (PEM), as checked when the session opened */
+  homeCert: string;
+  /** the agreements last read (phase 3 step 1), each checked against its proof */
+  agreements?: Agreement[];
 }
 
 export type ExchangeState = 'offered' | 'countersigned' | 'complete' | 'resolved' | 'aborted' | 'refused';
