@@ -9,6 +9,7 @@ import { embeddedServerStatus, ensureEmbeddedServer, stopEmbeddedServer } from '
 import { caTrust, selfFrom } from '../agents/runtime/trust.js';
 import { parleyError } from '../protocol/errors.js';
 import { parleyHome } from '../cli/kit/home-dir.js';
+import { shutdown, stopSignal } from '../cli/kit/daemon.js';
 import { action, commandGroup, emit, note, type OutputOptions } from '../cli/kit/output.js';
 import { clientNatsOptions, natsOptionsFrom, withNatsOptions, type NatsFlags } from '../cli/kit/nats-options.js';
 import { HomeState } from './state.js';
@@ -48,10 +49,7 @@ async function resolveNats(flags: HomeFlags): Promise<{ servers: string; embedde
 
 async function runStart(flags: HomeFlags): Promise<void> {
   // listen for the stop signal first, so a signal during start-up is a clean stop too
-  const stopped = new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+  const stopped = stopSignal();
   const paths = identityPaths(flags);
   const self = selfFrom(readText(paths.cert, 'Agent Home certificate'), readText(paths.key, 'Agent Home key'));
   const ca = parseCertificate(readText(paths.ca, 'CA certificate'));
@@ -66,8 +64,7 @@ async function runStart(flags: HomeFlags): Promise<void> {
     `Agent Home ${d.id} running on ${d.nats}${d.embedded ? (d.reusedServer ? ' (embedded server, reused)' : ' (embedded server, started)') : ''}; Ctrl-C to stop`,
   );
   await stopped;
-  await home.stop();
-  await nc.drain();
+  await shutdown(() => home.stop(), nc);
 }
 
 async function runNats(flags: HomeFlags & { stop?: boolean }): Promise<void> {

@@ -13,7 +13,7 @@ import { PurchaseRequestSchema, type PurchaseRequest } from '../protocol/commerc
 import type { ResultsReply } from '../protocol/directory.js';
 import { checkSchema, parseJson } from '../protocol/wire.js';
 import { parleyHome } from '../cli/kit/home-dir.js';
-import { action, commandGroup, emit, note, UsageError, type OutputOptions } from '../cli/kit/output.js';
+import { action, commandGroup, emit, note, progress, UsageError, type OutputOptions } from '../cli/kit/output.js';
 import { clientNatsOptions, withNatsOptions, type NatsFlags } from '../cli/kit/nats-options.js';
 import { parseDuration } from '../cli/kit/duration.js';
 import { BuyerFiles } from './state.js';
@@ -119,9 +119,9 @@ async function runRequest(flags: RequestFlags): Promise<void> {
   await withClient(flags, async (client) => {
     note(flags, `generating a ${bits}-bit session key and notifying the Agent Home…`);
     const session = await client.request({ request, rules, deadline, bits });
-    note(flags, `session ${session.sn} open until ${session.deadline}`);
+    progress(`session ${session.sn} open until ${session.deadline}`);
     const final = await client.waitForResults(session.sn, (r) =>
-      note(flags, `  ${r.status}: ${r.progress.visited}/${r.progress.invited} hosts visited, ${r.progress.skipped} skipped, ${r.progress.salesAgents} sales agents, ${r.progress.offersEvaluated} offers evaluated, ${r.progress.agreements} agreements`),
+      progress(`  ${r.status}: ${r.progress.visited}/${r.progress.invited} hosts visited, ${r.progress.skipped} skipped, ${r.progress.salesAgents} sales agents, ${r.progress.offersEvaluated} offers evaluated, ${r.progress.agreements} agreements`),
     );
     emit(flags, final, resultsTable);
   });

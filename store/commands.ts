@@ -17,6 +17,7 @@ import { parseCertificate } from '../crypto/x509/index.js';
 import { isPartyId } from '../crypto/x509/index.js';
 import { parleyError } from '../protocol/errors.js';
 import { parleyHome } from '../cli/kit/home-dir.js';
+import { shutdown, stopSignal } from '../cli/kit/daemon.js';
 import { UsageError, action, commandGroup, emit, note, type OutputOptions } from '../cli/kit/output.js';
 import { natsOptionsFrom, withNatsOptions, type NatsFlags } from '../cli/kit/nats-options.js';
 import { loadStoreConfig, type StoreConfig } from './config.js';
@@ -54,10 +55,7 @@ async function resolveNats(flags: StoreFlags, config: StoreConfig): Promise<{ se
 
 async function runStart(flags: StoreFlags): Promise<void> {
   // listen for the stop signal first, so a signal during start-up is a clean stop too
-  const stopped = new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+  const stopped = stopSignal();
   if (!flags.config) throw new UsageError('--config store.json is required');
   const config = loadStoreConfig(flags.config);
   const ca = parseCertificate(readText(config.identity.ca, 'CA certificate'));
@@ -74,8 +72,7 @@ async function runStart(flags: StoreFlags): Promise<void> {
     );
     await stopped;
   } finally {
-    await store?.stop();
-    await nc.drain().catch(() => undefined);
+    await shutdown(async () => store?.stop(), nc);
   }
 }
 

@@ -23,7 +23,12 @@ export function emit<T>(opts: OutputOptions, data: T, human: (data: T) => string
   }
 }
 
-/** Progress and notes for people: stderr, silent under --json. */
+/** Live progress for people: always on stderr (stdout stays one JSON document under --json). */
+export function progress(message: string): void {
+  process.stderr.write(message + '\n');
+}
+
+/** Notes for people: stderr, silent under --json. */
 export function note(opts: OutputOptions, message: string): void {
   if (!opts.json) process.stderr.write(message + '\n');
 }

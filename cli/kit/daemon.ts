@@ -1,0 +1,35 @@
+/**
+ * Daemon lifecycle shared by `parley home start` and `parley store start`: the stop signal
+ * is listened for before anything starts, and stopping is graceful but bounded — if the
+ * broker is gone, draining would wait for a reconnection forever, so after `graceMs` the
+ * connection is closed and the process exits anyway.
+ */
+import type { NatsConnection } from 'nats';
+
+/** Resolves on the first SIGINT or SIGTERM. Call it before starting anything. */
+export function stopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+/** Runs `stop` then drains `nc`; gives up after `graceMs`, closing the connection and exiting. */
+export async function shutdown(stop: () => Promise<void>, nc: NatsConnection | undefined, graceMs = 5000): Promise<void> {
+  const graceful = (async () => {
+    await stop();
+    await nc?.drain();
+  })().then(
+    () => true,
+    () => true,
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs)));
+  const clean = await Promise.race([graceful, timedOut]);
+  clearTimeout(timer);
+  if (!clean) {
+    process.stderr.write(`parley: could not stop gracefully within ${graceMs} ms (is NATS reachable?); closing\n`);
+    await nc?.close().catch(() => undefined);
+    process.exit(process.exitCode ?? 0);
+  }
+}
