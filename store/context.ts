@@ -1,14 +1,12 @@
 /**
- * What every part of the store daemon works with, and the small tools they share: a
- * request/reply helper that turns NATS failures into coded errors, an abortable sleep for
- * retry loops, and a per-key lock that serialises the updates of one record.
+ * What every part of the store daemon works with, and the small tools they share: an
+ * abortable sleep for retry loops and a per-key lock that serialises the updates of one
+ * record. (Request/reply with coded errors is agents/transport/rpc.ts.)
  */
 import type { NatsConnection } from 'nats';
-import type { z } from 'zod';
 import type { Self, Trust } from '../agents/runtime/trust.js';
 import type { ParsedCertificate } from '../crypto/x509/index.js';
-import { isParleyError, parleyError, type ErrorCode } from '../protocol/errors.js';
-import { decodeReply, encodeJson } from '../protocol/wire.js';
+import { isParleyError, type ErrorCode } from '../protocol/errors.js';
 import type { StoreConfig } from './config.js';
 import type { StoreFiles } from './files.js';
 
@@ -29,20 +27,6 @@ export const TRANSIENT_CODES: ReadonlySet<string> = new Set<ErrorCode>(['ERR_TIM
 
 export function codeOf(err: unknown): string {
   return isParleyError(err) ? err.code : 'ERR_INTERNAL';
-}
-
-/** Sends `message` as JSON and decodes the reply body with `schema`; peer errors are rethrown with their code. */
-export async function requestJson<S extends z.ZodType>(nc: NatsConnection, subject: string, message: unknown, schema: S, timeoutMs: number, what: string): Promise<z.infer<S>> {
-  let data: Uint8Array;
-  try {
-    data = (await nc.request(subject, encodeJson(message), { timeout: timeoutMs })).data;
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === '503') throw parleyError('ERR_UNAVAILABLE', `nobody answers ${what}`, err);
-    if (code === 'TIMEOUT') throw parleyError('ERR_TIMEOUT', `${what}: no answer within ${timeoutMs} ms`, err);
-    throw parleyError('ERR_UNAVAILABLE', `${what}: ${(err as Error).message}`, err);
-  }
-  return decodeReply(schema, data, what);
 }
 
 /** Resolves after `ms`, or at once when `signal` is aborted. */

@@ -12,6 +12,7 @@
  * de-duplicates by agent id and hop, and refuses a second negotiation per merchant and
  * session with ERR_REPLAY, which means it already has this offer.
  */
+import { call } from '../agents/transport/rpc.js';
 import { AckSchema, type ArrivedAgent, type KindBehaviour } from '../agents/runtime/host.js';
 import { openInvitation, type Invitation } from '../agents/invite.js';
 import { createSalesAgent, type SalesPayload } from '../agents/sales.js';
@@ -20,7 +21,7 @@ import { subjects } from '../protocol/subjects.js';
 import { findOffer, bidsFor } from './catalogue.js';
 import type { CatalogueEntry } from './config.js';
 import type { OfferRecord } from './files.js';
-import { codeOf, requestJson, sleep, TRANSIENT_CODES, type StoreContext } from './context.js';
+import { codeOf, sleep, TRANSIENT_CODES, type StoreContext } from './context.js';
 
 /** How long the Agent Home has to acknowledge a Sales Agent. */
 const SEND_TIMEOUT_MS = 5000;
@@ -130,7 +131,7 @@ export class SalesDispatcher {
         return;
       }
       try {
-        const ack = await requestJson(ctx.nc, subjects.hostArrive(rec.home), rec.agent, AckSchema, SEND_TIMEOUT_MS, `Agent Home ${rec.home}`);
+        const ack = await call(ctx.nc, subjects.hostArrive(rec.home), rec.agent, AckSchema, SEND_TIMEOUT_MS);
         ctx.files.setDispatch(sn, { state: 'delivered', at: new Date().toISOString(), detail: ack.duplicate ? 'acknowledged (already there)' : 'acknowledged' });
         this.delivered++;
         ctx.log(`session ${sn}: Sales Agent ${rec.agent.id} delivered to ${rec.home}`);

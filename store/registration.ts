@@ -4,11 +4,12 @@
  * so the Agent Home puts it on the itineraries of matching Invite Agents. The Agent Home
  * may start later than the store: the request is retried with backoff until it succeeds.
  */
+import { call } from '../agents/transport/rpc.js';
 import { REGISTER_TYPE, RegisterReplySchema } from '../protocol/directory.js';
 import { parleyError } from '../protocol/errors.js';
 import { signRequest } from '../protocol/signed-request.js';
 import { subjects } from '../protocol/subjects.js';
-import { codeOf, requestJson, sleep, type StoreContext } from './context.js';
+import { codeOf, sleep, type StoreContext } from './context.js';
 
 const REGISTER_TIMEOUT_MS = 5000;
 const FIRST_RETRY_MS = 250;
@@ -21,7 +22,7 @@ export async function registerWithHome(ctx: StoreContext): Promise<boolean> {
   for (let attempt = 1; !ctx.stopping.aborted; attempt++) {
     try {
       const req = signRequest(REGISTER_TYPE, { categories: config.categories, name: config.name }, config.home, self);
-      const reply = await requestJson(ctx.nc, subjects.home(config.home, 'register'), req, RegisterReplySchema, REGISTER_TIMEOUT_MS, `register at ${config.home}`);
+      const reply = await call(ctx.nc, subjects.home(config.home, 'register'), req, RegisterReplySchema, REGISTER_TIMEOUT_MS);
       if (reply.merchant !== self.id) throw parleyError('ERR_FORBIDDEN', `the Agent Home registered ${reply.merchant}, not ${self.id}`);
       ctx.log(`registered with Agent Home ${config.home} for ${config.categories.join(', ')}`);
       return true;

@@ -12,6 +12,7 @@
  * re-armed from the contract records at start, so a store killed between countersigning
  * and receiving SG resolves after its restart.
  */
+import { call } from '../agents/transport/rpc.js';
 import { fromB64u } from '../crypto/bytes.js';
 import { assembleContractJws, buyerSignature, checkBuyerSignature } from '../crypto/jws.js';
 import { errorToWire, parleyError } from '../protocol/errors.js';
@@ -20,7 +21,7 @@ import { subjects } from '../protocol/subjects.js';
 import { assertContractPayload } from '../protocol/contract.js';
 import { openAbortToken, RESOLVE_TYPE, ResolveReplySchema, type ResolveReply } from '../protocol/exchange.js';
 import type { ContractRecord } from './files.js';
-import { codeOf, requestJson, sleep, type KeyedLock, type StoreContext } from './context.js';
+import { codeOf, sleep, type KeyedLock, type StoreContext } from './context.js';
 
 const RESOLVE_TIMEOUT_MS = 10_000;
 const FIRST_RETRY_MS = 1000;
@@ -119,7 +120,7 @@ export class Resolver {
     const { ctx } = this;
     this.attempts++;
     const req = signRequest(RESOLVE_TYPE, { payload: rec.payload, protected: rec.protected, sg1: rec.sg1, merchantSignature: rec.merchantSignature }, rec.home, ctx.self);
-    return requestJson(ctx.nc, subjects.home(rec.home, 'resolve'), req, ResolveReplySchema, RESOLVE_TIMEOUT_MS, `resolve at ${rec.home}`);
+    return call(ctx.nc, subjects.home(rec.home, 'resolve'), req, ResolveReplySchema, RESOLVE_TIMEOUT_MS);
   }
 
   /** Checks the Agent Home's answer and stores it; returns what happened, for the log. */

@@ -16,7 +16,7 @@ export async function call<S extends z.ZodType>(nc: NatsConnection, subject: str
     const code = (e as { code?: string }).code;
     if (code === '503') throw parleyError('ERR_UNAVAILABLE', `nobody is serving ${subject}`, e);
     if (code === 'TIMEOUT') throw parleyError('ERR_TIMEOUT', `no answer on ${subject} within ${timeoutMs} ms`, e);
-    throw parleyError('ERR_NATS_CONNECT', `request on ${subject} failed: ${(e as Error).message}`, e);
+    throw parleyError('ERR_UNAVAILABLE', `request on ${subject} failed: ${(e as Error).message}`, e);
   }
   return decodeReply(schema, data, subject);
 }
