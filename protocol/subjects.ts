@@ -45,3 +45,28 @@ export function queueGroup(service: string): string {
 export function checkPartyId(id: string, what = 'party id'): string {
   return token(id, what);
 }
+
+/**
+ * Subject patterns for the broker's permissions (agent-home/broker-config.ts): wildcard
+ * forms of the subjects above and per-party inboxes. Never published to; the fixed tokens
+ * are the same as in `subjects`, the variable ones are checked the same way.
+ */
+export const subjectPatterns = {
+  /** everything Parley sends, including the subjects of the Agent Home's own JetStream streams */
+  all: () => `${SUBJECT_PREFIX}.>`,
+  /** every host's arrival subject (agents migrate to any host) */
+  anyHostArrive: () => `${SUBJECT_PREFIX}.host.*.arrive`,
+  /** every store's contract responder for `op` */
+  anyStoreContract: (op: StoreOp) => `${SUBJECT_PREFIX}.store.*.contract.${op}`,
+  /** the inbox prefix of one party: its connection sets nats.js `inboxPrefix` to this */
+  inboxPrefix: (partyId: string) => `_INBOX_${token(partyId, 'party id')}`,
+  /** everything under one party's inbox prefix (reply subjects of its requests) */
+  inbox: (partyId: string) => `_INBOX_${token(partyId, 'party id')}.>`,
+  /** nats.js's default inbox (`createInbox()` without a prefix) */
+  defaultInbox: () => '_INBOX.>',
+} as const;
+
+/** JetStream's own subjects (default API prefix): the API, KV writes, acks and flow control. */
+export const JETSTREAM_SUBJECTS = ['$JS.API.>', '$JS.ACK.>', '$JS.FC.>', '$KV.>'] as const;
+/** Server-internal subject spaces no party but the Agent Home (JetStream) may touch. */
+export const SYSTEM_SUBJECTS = ['$JS.>', '$KV.>', '$O.>', '$SYS.>'] as const;

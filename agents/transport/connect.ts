@@ -1,7 +1,8 @@
 /**
  * Connecting to NATS the same way in every role: server URL(s), optional nkey seed file and
  * TLS CA file, from explicit options or the environment (PARLEY_NATS_URL,
- * PARLEY_NATS_NKEY_SEED_FILE, PARLEY_NATS_TLS_CA). Reconnects forever by default:
+ * PARLEY_NATS_NKEY_SEED_FILE, PARLEY_NATS_TLS_CA), and the inbox prefix a secured broker
+ * expects of the party. Reconnects forever by default:
  * a daemon must ride out a broker restart.
  */
 import { readFileSync } from 'node:fs';
@@ -19,6 +20,11 @@ export interface NatsOptions {
   name?: string;
   /** Stop trying after the first failure (CLI commands) instead of reconnecting forever (daemons). */
   failFast?: boolean;
+  /**
+   * Prefix of this connection's reply subjects (nats.js `inboxPrefix`): a broker secured by
+   * `parley home init` lets each party subscribe only to its own `_INBOX_<id>.>`.
+   */
+  inboxPrefix?: string;
 }
 
 export function natsOptionsFromEnv(explicit: NatsOptions = {}): NatsOptions {
@@ -52,6 +58,7 @@ export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
     co.authenticator = nkeyAuthenticator(seed);
   }
   if (opts.tlsCaFile) co.tls = { caFile: opts.tlsCaFile };
+  if (opts.inboxPrefix) co.inboxPrefix = opts.inboxPrefix;
   try {
     return await connect(co);
   } catch (e) {

@@ -6,7 +6,8 @@
  * healthy) is replaced by a fresh server on the same store, so JetStream state carries over.
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { parleyError } from '../../protocol/errors.js';
 import { readJsonFile, writeJsonAtomic } from '../storage/atomic-file.js';
 import { startNatsServer } from './nats-server.js';
 
@@ -17,6 +18,8 @@ export interface EmbeddedServer {
   storeDir: string;
   /** true when a server from an earlier start was still running and is reused */
   reused: boolean;
+  /** the configuration file it runs with (permissions, TLS), if any */
+  configFile?: string;
 }
 
 interface Record_ {
@@ -24,6 +27,7 @@ interface Record_ {
   monitorUrl: string;
   pid: number;
   storeDir: string;
+  configFile?: string;
 }
 
 function alive(pid: number): boolean {
@@ -56,17 +60,39 @@ export async function embeddedServerStatus(dataDir: string): Promise<EmbeddedSer
   return undefined;
 }
 
-/** Returns the running embedded server or starts one (detached, outliving this process). */
+/**
+ * Returns the running embedded server or starts one (detached, outliving this process).
+ * The configuration is `opts.configFile`, else `<data>/nats/server.conf` if present; a
+ * running server started with another configuration is refused rather than silently used
+ * (it may lack the permissions or TLS the caller expects).
+ */
 export async function ensureEmbeddedServer(dataDir: string, opts: { configFile?: string } = {}): Promise<EmbeddedServer> {
-  const running = await embeddedServerStatus(dataDir);
-  if (running) return running;
   const paths = embeddedPaths(dataDir);
+  const configFile = opts.configFile ? resolve(opts.configFile) : existsSync(paths.config) ? paths.config : undefined;
+  const running = await embeddedServerStatus(dataDir);
+  if (running) {
+    if (opts.configFile && running.configFile !== configFile) {
+      throw parleyError('ERR_CONFIG', `the embedded nats-server (pid ${running.pid}) runs ${running.configFile ? `with ${running.configFile}` : 'without a configuration'}, not ${configFile}; stop it with \`parley home nats --stop\` and start again`);
+    }
+    return running;
+  }
   mkdirSync(paths.store, { recursive: true, mode: 0o700 });
-  const configFile = opts.configFile ?? (existsSync(paths.config) ? paths.config : undefined);
   const srv = await startNatsServer({ storeDir: paths.store, detached: true, configFile, logFile: join(paths.dir, 'nats-server.log') });
-  const rec: Record_ = { url: srv.url, monitorUrl: srv.monitorUrl, pid: srv.pid, storeDir: paths.store };
+  const rec: Record_ = { url: srv.url, monitorUrl: srv.monitorUrl, pid: srv.pid, storeDir: paths.store, ...(configFile ? { configFile } : {}) };
   writeJsonAtomic(paths.record, rec, 0o600);
   return { ...rec, reused: false };
+}
+
+/**
+ * Makes the running embedded server re-read its configuration (SIGHUP: nats-server reloads
+ * users and permissions without dropping connections), if it runs with `configFile`.
+ * Returns whether a reload was signalled.
+ */
+export async function reloadEmbeddedServer(dataDir: string, configFile: string): Promise<boolean> {
+  const running = await embeddedServerStatus(dataDir);
+  if (!running || running.configFile !== resolve(configFile)) return false;
+  process.kill(running.pid, 'SIGHUP');
+  return true;
 }
 
 /** Stops the embedded server (SIGTERM, then SIGKILL); its JetStream store is kept. */

@@ -6,9 +6,9 @@
  * Nothing is ever downloaded: a missing binary is an error that says what to install.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { ParleyError } from '../../crypto/errors.js';
 
 const CANDIDATES = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
@@ -31,7 +31,7 @@ export function natsServerBinary(): string {
 export interface NatsServerOptions {
   /** JetStream store directory; a temp dir (removed on stop) when omitted. */
   storeDir?: string;
-  /** A nats-server configuration file (permissions, TLS, cluster…). */
+  /** A nats-server configuration file (permissions, TLS, cluster…) that leaves JetStream to `storeDir`. */
   configFile?: string;
   /** Extra command-line arguments. */
   args?: string[];
@@ -77,16 +77,37 @@ function exitPromise(child: ChildProcess): Promise<void> {
   });
 }
 
+/**
+ * With a configuration file, JetStream is configured in a file too: nats-server 2.9 refuses
+ * `-sd` next to a `store_dir` in the file, and forgets `-js`/`-sd` when it reloads its
+ * configuration (SIGHUP, after `parley home init --add-party`), which would turn JetStream
+ * off. So the server runs `<storeDir>.conf`: the store directory, then an `include` of the
+ * given file (which must not configure JetStream itself). `-a`, `-p`, `-m` still override
+ * both, and survive reloads.
+ */
+function jetstreamConfig(configFile: string, storeDir: string): string {
+  const path = `${resolve(storeDir)}.conf`;
+  // nats-server resolves an include relative to the including file
+  const include = relative(dirname(path), resolve(configFile));
+  const text = [
+    '# Written by Parley for this nats-server run: JetStream here, everything else in the included file.',
+    `jetstream {\n  store_dir: ${JSON.stringify(resolve(storeDir))}\n}`,
+    `include ${JSON.stringify(include)}`,
+    '',
+  ].join('\n');
+  writeFileSync(path, text, { mode: 0o600 });
+  return path;
+}
+
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServer> {
   const bin = natsServerBinary();
   const runDir = mkdtempSync(join(tmpdir(), 'parley-nats-'));
   const ownStore = !opts.storeDir;
   const storeDir = opts.storeDir ?? join(runDir, 'store');
   mkdirSync(storeDir, { recursive: true });
+  const runConfig = opts.configFile ? jetstreamConfig(opts.configFile, storeDir) : undefined;
   const args = [
-    ...(opts.configFile ? ['-c', opts.configFile] : []),
-    '-js',
-    '-sd', storeDir,
+    ...(runConfig ? ['-c', runConfig] : ['-js', '-sd', storeDir]),
     '-a', '127.0.0.1',
     '-p', String(opts.port ?? -1),
     '-m', '-1',
@@ -116,6 +137,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       clearTimeout(t);
     }
     cleanupRunDir();
+    if (runConfig) rmSync(runConfig, { force: true });
     if (ownStore) rmSync(storeDir, { recursive: true, force: true });
   };
   try {

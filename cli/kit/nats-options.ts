@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { natsOptionsFromEnv, type NatsOptions } from '../../agents/transport/connect.js';
 import { embeddedServerStatus } from '../../agents/transport/embedded.js';
 import { parleyError } from '../../protocol/errors.js';
+import { subjectPatterns } from '../../protocol/subjects.js';
 
 export interface NatsFlags {
   nats?: string;
@@ -20,16 +21,22 @@ export function withNatsOptions(cmd: Command): Command {
     .option('--tls-ca <file>', "CA certificate the NATS server's TLS certificate must chain to (default: $PARLEY_NATS_TLS_CA)");
 }
 
-export function natsOptionsFrom(flags: NatsFlags, name: string): NatsOptions {
-  return natsOptionsFromEnv({ servers: flags.nats, nkeySeedFile: flags.nkeySeedFile, tlsCaFile: flags.tlsCa, name });
+/**
+ * `party` is the connecting party's id (a store's or a buyer's): with an nkey seed (a
+ * broker secured by `parley home init`), its replies use the inbox prefix that broker allows
+ * it, `_INBOX_<id>`. The Agent Home passes none: it keeps the default inbox.
+ */
+export function natsOptionsFrom(flags: NatsFlags, name: string, party?: string): NatsOptions {
+  const opts = natsOptionsFromEnv({ servers: flags.nats, nkeySeedFile: flags.nkeySeedFile, tlsCaFile: flags.tlsCa, name });
+  return party && opts.nkeySeedFile ? { ...opts, inboxPrefix: subjectPatterns.inboxPrefix(party) } : opts;
 }
 
 /**
  * Where a client connects: --nats, else the role's configured URL, else PARLEY_NATS_URL,
  * else the embedded server of this data directory if it is running (`parley home start`).
  */
-export async function clientNatsOptions(flags: NatsFlags, name: string, dataDir: string, configured?: string): Promise<NatsOptions> {
-  const opts = natsOptionsFrom({ ...flags, nats: flags.nats ?? configured }, name);
+export async function clientNatsOptions(flags: NatsFlags, name: string, dataDir: string, configured?: string, party?: string): Promise<NatsOptions> {
+  const opts = natsOptionsFrom({ ...flags, nats: flags.nats ?? configured }, name, party);
   if (opts.servers) return opts;
   const embedded = await embeddedServerStatus(dataDir);
   if (embedded) return { ...opts, servers: embedded.url };

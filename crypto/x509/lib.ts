@@ -12,6 +12,8 @@ export {
   AuthorityKeyIdentifierExtension,
   BasicConstraintsExtension,
   Extension,
+  ExtendedKeyUsage,
+  ExtendedKeyUsageExtension,
   KeyUsageFlags,
   KeyUsagesExtension,
   Name,

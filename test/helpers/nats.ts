@@ -7,12 +7,13 @@
 import type { NatsConnection } from 'nats';
 import type { Test } from 'uvu';
 import { startNatsServer, type NatsServer, type NatsServerOptions } from '../../agents/transport/nats-server.js';
-import { connectNats } from '../../agents/transport/connect.js';
+import { connectNats, type NatsOptions } from '../../agents/transport/connect.js';
 
 export interface NatsSuite {
   readonly server: NatsServer;
   readonly url: string;
-  connect(name?: string): Promise<NatsConnection>;
+  /** `auth`: credentials for a secured server (nkey seed, TLS CA, inbox prefix) */
+  connect(name?: string, auth?: Pick<NatsOptions, 'nkeySeedFile' | 'tlsCaFile' | 'inboxPrefix'>): Promise<NatsConnection>;
 }
 
 export function natsSuite<T>(suite: Test<T>, opts: NatsServerOptions = {}): NatsSuite {
@@ -33,8 +34,8 @@ export function natsSuite<T>(suite: Test<T>, opts: NatsServerOptions = {}): Nats
     get url() {
       return this.server.url;
     },
-    async connect(name = 'test') {
-      const nc = await connectNats({ servers: this.url, name, failFast: true });
+    async connect(name = 'test', auth = {}) {
+      const nc = await connectNats({ ...auth, servers: this.url, name, failFast: true });
       conns.push(nc);
       return nc;
     },
