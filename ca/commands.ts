@@ -1,12 +1,13 @@
 /**
  * `parley ca …`: create a CA, issue party certificates, inspect and validate them.
  *
- *   parley ca init  [--dir D] [--id ID] [--days N] [--force] [--json]
- *   parley ca issue [--dir D] --role buyer|merchant|agent-home --id ID [--days N] [--out DIR] [--force] [--json]
+ *   parley ca init  [--dir D] [--id ID] [--days N] [--force] [--passphrase-file F] [--json]
+ *   parley ca issue [--dir D] --role buyer|merchant|agent-home --id ID [--days N] [--out DIR] [--force] [--passphrase-file F] [--json]
  *   parley ca show  CERT.pem [--ca ca.pem] [--role R] [--id ID] [--json]
  *
  * Exit codes: 0 ok, 1 failure, 2 usage, 3 certificate validation failed (`show --ca`).
- * Private keys are written to files with mode 0600 and never printed.
+ * Private keys are written to files with mode 0600 and never printed; with a passphrase
+ * (--passphrase-file or $PARLEY_PASSPHRASE_FILE) they are written encrypted.
  */
 import type { Command } from 'commander';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { isParleyError } from '../crypto/errors.js';
 import { DEFAULT_LEAF_DAYS, MAX_DAYS, PARTY_ROLES, ROLES, isPartyId, isPartyRole, isRole, verifyCertificate, type ParsedCertificate, type Role } from '../crypto/x509/index.js';
 import { parleyHome } from '../cli/kit/home-dir.js';
 import { EXIT, UsageError, action, commandGroup, emit, note, reportError, type OutputOptions } from '../cli/kit/output.js';
+import { passphraseFrom, withPassphraseOption, type PassphraseFlags } from '../cli/kit/passphrase.js';
 import { initCaDir, issueToDir, readCertificateFile } from './store.js';
 
 /** Default CA directory: `<parley home>/ca`. */
@@ -57,7 +59,7 @@ function lines(rows: [string, string | undefined][]): string {
     .join('\n');
 }
 
-interface InitOpts extends OutputOptions {
+interface InitOpts extends OutputOptions, PassphraseFlags {
   dir?: string;
   id?: string;
   days?: string;
@@ -67,18 +69,20 @@ interface InitOpts extends OutputOptions {
 async function runInit(opts: InitOpts): Promise<void> {
   const id = checkId(opts.id);
   const days = parseDays(opts.days);
+  const passphrase = passphraseFrom(opts);
   const { paths, certificate } = await initCaDir(opts.dir ?? defaultCaDir(), {
     ...(id !== undefined && { id }),
     ...(days !== undefined && { days }),
     force: opts.force === true,
+    ...(passphrase !== undefined && { passphrase }),
   });
-  const data = { dir: paths.dir, certificate: paths.cert, key: paths.key, ...describe(certificate) };
+  const data = { dir: paths.dir, certificate: paths.cert, key: paths.key, keyEncrypted: passphrase !== undefined, ...describe(certificate) };
   emit(opts, data, (d) =>
     [
       `Created CA ${d.id} in ${d.dir}`,
       lines([
         ['certificate', d.certificate],
-        ['key', `${d.key} (mode 0600, keep it secret)`],
+        ['key', `${d.key} (mode 0600${d.keyEncrypted ? ', encrypted' : ''}, keep it secret)`],
         ['fingerprint', `sha256:${d.fingerprint}`],
         ['valid', `${d.notBefore} to ${d.notAfter}`],
       ]),
@@ -86,7 +90,7 @@ async function runInit(opts: InitOpts): Promise<void> {
   );
 }
 
-interface IssueOpts extends OutputOptions {
+interface IssueOpts extends OutputOptions, PassphraseFlags {
   dir?: string;
   role: string;
   id: string;
@@ -99,12 +103,14 @@ async function runIssue(opts: IssueOpts): Promise<void> {
   if (!isPartyRole(opts.role)) throw new UsageError(`--role must be one of ${PARTY_ROLES.join(', ')}`);
   const id = checkId(opts.id) as string;
   const days = parseDays(opts.days);
+  const passphrase = passphraseFrom(opts);
   const result = await issueToDir(opts.dir ?? defaultCaDir(), {
     role: opts.role,
     id,
     ...(days !== undefined && { days }),
     ...(opts.out !== undefined && { out: opts.out }),
     force: opts.force === true,
+    ...(passphrase !== undefined && { passphrase }),
   });
   if (result.clampedToCa) {
     note(opts, `note: the certificate ends with its CA on ${result.ca.certificate.notAfter.toISOString()} (the default ${DEFAULT_LEAF_DAYS} days would outlive it)`);
@@ -115,6 +121,7 @@ async function runIssue(opts: IssueOpts): Promise<void> {
   const data = {
     certificate: result.certPath,
     key: result.keyPath,
+    keyEncrypted: passphrase !== undefined,
     ...describe(result.certificate),
     ca: { certificate: result.ca.paths.cert, fingerprint: result.ca.certificate.fingerprint },
   };
@@ -123,7 +130,7 @@ async function runIssue(opts: IssueOpts): Promise<void> {
       `Issued ${d.role} certificate for ${d.id}`,
       lines([
         ['certificate', d.certificate],
-        ['key', `${d.key} (mode 0600, keep it secret)`],
+        ['key', `${d.key} (mode 0600${d.keyEncrypted ? ', encrypted' : ''}, keep it secret)`],
         ['fingerprint', `sha256:${d.fingerprint}`],
         ['valid', `${d.notBefore} to ${d.notAfter}`],
         ['ca', `${d.ca.certificate} (sha256:${d.ca.fingerprint})`],
@@ -181,23 +188,31 @@ async function runShow(certPath: string, opts: ShowOpts): Promise<void> {
 export function caCommand(): Command {
   const ca = commandGroup('ca', 'certification authority: create a CA, issue and inspect party certificates');
 
-  ca.command('init')
-    .description('create a CA (Ed25519 key and self-signed X.509 certificate)')
-    .option('--dir <dir>', 'CA directory (default <parley home>/ca)')
-    .option('--id <id>', 'CA id (default parley-ca)')
-    .option('--days <n>', 'validity in days (default 3650)')
-    .option('--force', 'replace an existing CA in the directory')
+  withPassphraseOption(
+    ca
+      .command('init')
+      .description('create a CA (Ed25519 key and self-signed X.509 certificate)')
+      .option('--dir <dir>', 'CA directory (default <parley home>/ca)')
+      .option('--id <id>', 'CA id (default parley-ca)')
+      .option('--days <n>', 'validity in days (default 3650)')
+      .option('--force', 'replace an existing CA in the directory'),
+    'encrypts ca.key',
+  )
     .option('--json', 'print one JSON document')
     .action(action(runInit));
 
-  ca.command('issue')
-    .description('generate an identity key for a party and issue its certificate')
-    .option('--dir <dir>', 'CA directory (default <parley home>/ca)')
-    .requiredOption('--role <role>', `party role: ${PARTY_ROLES.join(', ')}`)
-    .requiredOption('--id <id>', 'party id: lowercase letters, digits, _ and -')
-    .option('--days <n>', 'validity in days (default 365)')
-    .option('--out <dir>', 'where to write <id>.pem and <id>.key (default <dir>/issued)')
-    .option('--force', 'replace an existing certificate and key for this id')
+  withPassphraseOption(
+    ca
+      .command('issue')
+      .description('generate an identity key for a party and issue its certificate')
+      .option('--dir <dir>', 'CA directory (default <parley home>/ca)')
+      .requiredOption('--role <role>', `party role: ${PARTY_ROLES.join(', ')}`)
+      .requiredOption('--id <id>', 'party id: lowercase letters, digits, _ and -')
+      .option('--days <n>', 'validity in days (default 365)')
+      .option('--out <dir>', 'where to write <id>.pem and <id>.key (default <dir>/issued)')
+      .option('--force', 'replace an existing certificate and key for this id'),
+    'decrypts ca.key and encrypts the issued key',
+  )
     .option('--json', 'print one JSON document')
     .action(action(runIssue));
 

@@ -7,7 +7,8 @@
  *   D/issued/<id>.key     their private keys, mode 0600
  *
  * Keys are written atomically (temp file created 0600, fsync, rename, fsync of the
- * directory) and never returned as text to callers that print. Existing files are never
+ * directory) and never returned as text to callers that print. With a passphrase they are
+ * written encrypted (crypto/key-file.ts) and read back with it. Existing files are never
  * replaced without `force`.
  */
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { writeFileAtomic } from '../agents/storage/atomic-file.js';
 import { equalBytes } from '../crypto/bytes.js';
 import { ed25519PrivateKeyPem, ed25519SeedFromPem, generateIdentityKey, identityPublicKey } from '../crypto/ed25519.js';
 import { cryptoError } from '../crypto/errors.js';
+import { keyFileText, readPrivateKeyFile, type Passphrase } from '../crypto/key-file.js';
 import { BACKDATE_MS, DEFAULT_LEAF_DAYS, createCa, issueCertificate, parseCertificate, type CertificateAuthority, type ParsedCertificate, type PartyRole } from '../crypto/x509/index.js';
 
 export interface CaPaths {
@@ -30,15 +32,6 @@ export function caPaths(dir: string): CaPaths {
   return { dir: d, cert: join(d, 'ca.pem'), key: join(d, 'ca.key'), issued: join(d, 'issued') };
 }
 
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw cryptoError('ERR_FILE_NOT_FOUND', `${what} not found: ${path}`);
-    throw cryptoError(what.includes('key') ? 'ERR_KEY_FILE' : 'ERR_FILE_NOT_FOUND', `cannot read ${what} ${path}`, e);
-  }
-}
-
 /** Reads a certificate file (PEM or DER) and parses it. */
 export function readCertificateFile(path: string): ParsedCertificate {
   try {
@@ -49,15 +42,17 @@ export function readCertificateFile(path: string): ParsedCertificate {
   }
 }
 
-/** Reads an Ed25519 PKCS#8 PEM key file to its seed. */
-export function readKeyFile(path: string): Uint8Array {
-  return ed25519SeedFromPem(readText(path, 'key file'));
+/** Reads an Ed25519 key file (PKCS#8 PEM, or encrypted under `passphrase`) to its seed. */
+export function readKeyFile(path: string, passphrase?: Passphrase): Uint8Array {
+  return ed25519SeedFromPem(readPrivateKeyFile(path, passphrase));
 }
 
 export interface InitOptions {
   id?: string;
   days?: number;
   force?: boolean;
+  /** encrypts ca.key under it */
+  passphrase?: Passphrase;
 }
 
 export interface InitResult {
@@ -74,7 +69,7 @@ export async function initCaDir(dir: string, opts: InitOptions = {}): Promise<In
   const ca = await createCa({ ...(opts.id !== undefined && { id: opts.id }), ...(opts.days !== undefined && { days: opts.days }) });
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   mkdirSync(paths.issued, { recursive: true, mode: 0o700 });
-  writeFileAtomic(paths.key, ed25519PrivateKeyPem(ca.secretKey), 0o600);
+  writeFileAtomic(paths.key, keyFileText(ed25519PrivateKeyPem(ca.secretKey), opts.passphrase), 0o600);
   writeFileAtomic(paths.cert, ca.certificate.pem, 0o644);
   return { paths, certificate: ca.certificate };
 }
@@ -85,14 +80,14 @@ export interface LoadedCa extends CertificateAuthority {
   keyMode: number;
 }
 
-/** Loads the CA in `dir` and checks that its key matches its certificate. */
-export function loadCaDir(dir: string): LoadedCa {
+/** Loads the CA in `dir` (its key decrypted with `passphrase` if encrypted) and checks that the key matches the certificate. */
+export function loadCaDir(dir: string, passphrase?: Passphrase): LoadedCa {
   const paths = caPaths(dir);
   if (!existsSync(paths.cert)) {
     throw cryptoError('ERR_FILE_NOT_FOUND', `no CA in ${paths.dir} (ca.pem missing; run \`parley ca init --dir ${paths.dir}\`)`);
   }
   const certificate = readCertificateFile(paths.cert);
-  const secretKey = readKeyFile(paths.key);
+  const secretKey = readKeyFile(paths.key, passphrase);
   if (!equalBytes(identityPublicKey(secretKey), certificate.publicKey)) {
     throw cryptoError('ERR_KEY_FILE', `${paths.key} does not belong to ${paths.cert}`);
   }
@@ -106,6 +101,8 @@ export interface IssueToDirOptions {
   /** output directory; default D/issued */
   out?: string;
   force?: boolean;
+  /** reads ca.key with it, and encrypts the issued key under it */
+  passphrase?: Passphrase;
 }
 
 export interface IssueResult {
@@ -119,7 +116,7 @@ export interface IssueResult {
 
 /** Generates an identity key for `id`, issues its certificate, writes `<id>.pem` and `<id>.key`. */
 export async function issueToDir(dir: string, opts: IssueToDirOptions): Promise<IssueResult> {
-  const ca = loadCaDir(dir);
+  const ca = loadCaDir(dir, opts.passphrase);
   const out = resolve(opts.out ?? ca.paths.issued);
   const certPath = join(out, `${opts.id}.pem`);
   const keyPath = join(out, `${opts.id}.key`);
@@ -141,7 +138,7 @@ export async function issueToDir(dir: string, opts: IssueToDirOptions): Promise<
     ...(clampedToCa && { notAfter: ca.certificate.notAfter }),
   });
   mkdirSync(out, { recursive: true, mode: 0o700 });
-  writeFileAtomic(keyPath, ed25519PrivateKeyPem(key.secretKey), 0o600);
+  writeFileAtomic(keyPath, keyFileText(ed25519PrivateKeyPem(key.secretKey), opts.passphrase), 0o600);
   writeFileAtomic(certPath, certificate.pem, 0o644);
   return { certificate, certPath, keyPath, ca, clampedToCa };
 }

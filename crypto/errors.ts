@@ -29,6 +29,7 @@ export const CRYPTO_ERROR_CODES = {
   ERR_CERT_ID: 'certificate carries the wrong party id',
   ERR_CERT_USAGE: 'certificate is not allowed for this use',
   ERR_KEY_FILE: 'key file cannot be read',
+  ERR_PASSPHRASE: 'passphrase is missing or wrong, or the encrypted file was altered',
   ERR_FILE_EXISTS: 'file already exists; refusing to overwrite it',
   ERR_FILE_NOT_FOUND: 'file does not exist',
   // signed objects

@@ -52,6 +52,18 @@ export {
 } from './seal.js';
 export { generateMasterKey, deriveSessionKey, atRestAad, encryptAtRest, decryptAtRest, AT_REST_VERSION } from './at-rest.js';
 export {
+  ENCRYPTED_KEY_LABEL,
+  SCRYPT_PARAMS,
+  encryptKeyFile,
+  decryptKeyFile,
+  isEncryptedKeyFile,
+  keyFileText,
+  privateKeyPem,
+  readPrivateKeyFile,
+  readPassphraseFile,
+  type Passphrase,
+} from './key-file.js';
+export {
   CONTRACT_TYP,
   encodeJwsPayload,
   decodeJwsPayload,
