@@ -10,15 +10,18 @@ import { caTrust, selfFrom } from '../agents/runtime/trust.js';
 import { parleyError } from '../protocol/errors.js';
 import { parleyHome } from '../cli/kit/home-dir.js';
 import { shutdown, stopSignal } from '../cli/kit/daemon.js';
-import { action, commandGroup, emit, note, type OutputOptions } from '../cli/kit/output.js';
+import { action, commandGroup, emit, EXIT, note, type OutputOptions } from '../cli/kit/output.js';
 import { clientNatsOptions, natsOptionsFrom, withNatsOptions, type NatsFlags } from '../cli/kit/nats-options.js';
 import { HomeState } from './state.js';
 import { listDisputes, listSessions, renderSession, showSession } from './arbiter.js';
+import { auditReport, renderAudit } from './audit.js';
 import { AgentHome } from './service.js';
 import { loadOrCreateSecrets } from './secrets.js';
 import { parseCertificate } from '../crypto/x509/index.js';
+import { passphraseFrom, readIdentityKey, withPassphraseOption, type PassphraseFlags } from '../cli/kit/passphrase.js';
+import { brokerConfigFile, localBroker, registerInitCommand, withBrokerCredentials } from './init-command.js';
 
-interface HomeFlags extends OutputOptions, NatsFlags {
+interface HomeFlags extends OutputOptions, NatsFlags, PassphraseFlags {
   home?: string;
   ca?: string;
   cert?: string;
@@ -43,7 +46,8 @@ function identityPaths(flags: HomeFlags): { ca: string; cert: string; key: strin
 async function resolveNats(flags: HomeFlags): Promise<{ servers: string; embedded: boolean; reused: boolean }> {
   const given = natsOptionsFrom(flags, 'parley-home').servers;
   if (given) return { servers: Array.isArray(given) ? given.join(',') : given, embedded: false, reused: false };
-  const srv = await ensureEmbeddedServer(parleyHome(flags.home));
+  // with a broker from `parley home init`, the embedded server runs its configuration
+  const srv = await ensureEmbeddedServer(parleyHome(flags.home), { configFile: brokerConfigFile(parleyHome(flags.home)) });
   return { servers: srv.url, embedded: true, reused: srv.reused };
 }
 
@@ -51,15 +55,25 @@ async function runStart(flags: HomeFlags): Promise<void> {
   // listen for the stop signal first, so a signal during start-up is a clean stop too
   const stopped = stopSignal();
   const paths = identityPaths(flags);
-  const self = selfFrom(readText(paths.cert, 'Agent Home certificate'), readText(paths.key, 'Agent Home key'));
+  const passphrase = passphraseFrom(flags);
+  const self = selfFrom(readText(paths.cert, 'Agent Home certificate'), readIdentityKey(paths.key, 'Agent Home key', passphrase));
   const ca = parseCertificate(readText(paths.ca, 'CA certificate'));
   const trust = caTrust(ca);
   trust.verify(self.certPem, ['agent-home']);
-  const secrets = loadOrCreateSecrets(paths.secrets);
+  const secrets = loadOrCreateSecrets(paths.secrets, passphrase);
   const where = await resolveNats(flags);
-  const nc = await connectNats({ ...natsOptionsFrom(flags, `parley-home-${self.id}`), servers: where.servers });
-  const home = await AgentHome.open({ nc, self, trust, ca, secrets, log: (l) => note(flags, l) });
-  await home.start();
+  // no party id: the Agent Home keeps the default inbox on a secured broker too
+  const given = natsOptionsFrom(flags, `parley-home-${self.id}`);
+  const nc = await connectNats({ ...(where.embedded ? withBrokerCredentials(given, parleyHome(flags.home), self.id) : given), servers: where.servers });
+  let home: AgentHome;
+  try {
+    home = await AgentHome.open({ nc, self, trust, ca, secrets, log: (l) => note(flags, l) });
+    await home.start();
+  } catch (e) {
+    // a failed start must not leave the connection reconnecting (and the process running)
+    await nc.close().catch(() => undefined);
+    throw e;
+  }
   emit(flags, { id: self.id, nats: where.servers, embedded: where.embedded, reusedServer: where.reused, status: 'running' }, (d) =>
     `Agent Home ${d.id} running on ${d.nats}${d.embedded ? (d.reusedServer ? ' (embedded server, reused)' : ' (embedded server, started)') : ''}; Ctrl-C to stop`,
   );
@@ -75,14 +89,18 @@ async function runNats(flags: HomeFlags & { stop?: boolean }): Promise<void> {
     return;
   }
   const s = await embeddedServerStatus(dataDir);
-  emit(flags, s ? { running: true, url: s.url, pid: s.pid, storeDir: s.storeDir } : { running: false }, (d) =>
-    d.running ? `embedded nats-server running: ${d.url} (pid ${d.pid}, store ${d.storeDir})` : 'embedded nats-server not running',
+  emit(flags, s ? { running: true, url: s.url, pid: s.pid, storeDir: s.storeDir, configFile: s.configFile ?? null } : { running: false }, (d) =>
+    d.running ? `embedded nats-server running: ${d.url} (pid ${d.pid}, store ${d.storeDir}${d.configFile ? `, config ${d.configFile}` : ''})` : 'embedded nats-server not running',
   );
 }
 
 /** Read-only access to the Agent Home's JetStream state for the arbiter's commands. */
 async function withState<T>(flags: HomeFlags, fn: (state: HomeState) => Promise<T>): Promise<T> {
-  const nc = await connectNats({ ...(await clientNatsOptions(flags, 'parley-arbiter', parleyHome(flags.home))), failFast: true });
+  const dataDir = parleyHome(flags.home);
+  const opts = await clientNatsOptions(flags, 'parley-arbiter', dataDir);
+  // on the local embedded server secured by `parley home init`, the arbiter reads as the Agent Home
+  const broker = natsOptionsFrom(flags, 'parley-arbiter').servers ? undefined : localBroker(dataDir);
+  const nc = await connectNats({ ...(broker ? withBrokerCredentials(opts, dataDir, broker.home) : opts), failFast: true });
   try {
     return await fn(await HomeState.open(nc));
   } finally {
@@ -112,17 +130,33 @@ async function runDisputes(flags: HomeFlags): Promise<void> {
   );
 }
 
+/** The audit log; with --verify every signature and link is checked against the Agent Home's certificate (exit 3 when broken). */
+async function runAudit(flags: HomeFlags & { verify?: boolean }): Promise<void> {
+  let publicKey: Uint8Array | undefined;
+  if (flags.verify) {
+    const paths = identityPaths(flags);
+    const trust = caTrust(parseCertificate(readText(paths.ca, 'CA certificate')));
+    publicKey = trust.verify(readText(paths.cert, 'Agent Home certificate'), ['agent-home']).publicKey;
+  }
+  const report = auditReport(await withState(flags, (st) => st.auditEntries()), publicKey);
+  emit(flags, report, renderAudit);
+  if (report.verified && !report.verified.ok) process.exitCode = EXIT.VERIFICATION_FAILED;
+}
+
 export function homeCommand(): Command {
   const home = commandGroup('home', 'the Agent Home: hosts negotiations, escrows key halves, arbitrates');
-  withNatsOptions(
-    home
-      .command('start')
-      .description('run the Agent Home daemon (uses the embedded nats-server unless --nats is given)')
-      .option('--home <dir>', 'Parley data directory (default $PARLEY_HOME or $XDG_DATA_HOME/parley)')
-      .option('--ca <file>', 'CA certificate (default <home>/agent-home/ca.pem)')
-      .option('--cert <file>', 'Agent Home certificate (default <home>/agent-home/home.pem)')
-      .option('--key <file>', 'Agent Home private key (default <home>/agent-home/home.key)')
-      .option('--json', 'print one JSON document when running'),
+  withPassphraseOption(
+    withNatsOptions(
+      home
+        .command('start')
+        .description('run the Agent Home daemon (uses the embedded nats-server unless --nats is given)')
+        .option('--home <dir>', 'Parley data directory (default $PARLEY_HOME or $XDG_DATA_HOME/parley)')
+        .option('--ca <file>', 'CA certificate (default <home>/agent-home/ca.pem)')
+        .option('--cert <file>', 'Agent Home certificate (default <home>/agent-home/home.pem)')
+        .option('--key <file>', 'Agent Home private key (default <home>/agent-home/home.key)')
+        .option('--json', 'print one JSON document when running'),
+    ),
+    'decrypts the key and keeps <home>/agent-home/secrets.json encrypted',
   ).action(action(runStart));
   home
     .command('nats')
@@ -135,5 +169,14 @@ export function homeCommand(): Command {
   arbiter(home.command('sessions').description('arbiter: every session with its status')).action(action(runSessions));
   arbiter(home.command('show').description('arbiter: one session in full (visit log, bids and verdicts, agreements, exchanges)').argument('<sn>', 'session number')).action(action(runShow));
   arbiter(home.command('disputes').description('arbiter: every resolved or aborted exchange')).action(action(runDisputes));
+  arbiter(
+    home
+      .command('audit')
+      .description("arbiter: the Agent Home's signed, hash-linked audit log; --verify checks every signature and link (exit 3 at the first broken one)")
+      .option('--verify', 'check every record against the Agent Home certificate (--cert, verified with --ca)')
+      .option('--ca <file>', 'CA certificate (default <home>/agent-home/ca.pem)')
+      .option('--cert <file>', 'Agent Home certificate (default <home>/agent-home/home.pem)'),
+  ).action(action(runAudit));
+  registerInitCommand(home);
   return home;
 }

@@ -7,6 +7,7 @@ import type { ParsedCertificate } from '../crypto/x509/index.js';
 import type { CompiledRules } from '../protocol/rules.js';
 import type { HomeSecrets } from './secrets.js';
 import type { HomeState } from './state.js';
+import type { AuditLog } from './audit.js';
 
 export interface HomeSettings {
   /** how long after T_C contracts of a session may still be exchanged (voucher signBy) */
@@ -36,6 +37,8 @@ export interface HomeContext {
   /** the CA certificate, for offline checks of contracts */
   ca: ParsedCertificate;
   state: HomeState;
+  /** the signed, hash-linked log of every state change */
+  audit: AuditLog;
   secrets: HomeSecrets;
   host: AgentHost;
   tracker: AgentTracker;

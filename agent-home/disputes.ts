@@ -13,6 +13,11 @@
  * that token. If it was resolved, the buyer gets SG_S instead.
  *
  * Resolution and abort are the same create-if-absent record, so exactly one of them wins.
+ *
+ * Crash safety: what follows the record (the session's list of exchanges, the audit record,
+ * the one mailbox delivery) is finished by whichever request finds the record first — the
+ * one that made it, or a repeated resolve or abort after a crash. The delivery carries a
+ * message id and is marked on the record once stored, so the buyer gets SG_S exactly once.
  */
 import { canonicalJson } from '../crypto/canonical.js';
 import { fromB64u, toB64u } from '../crypto/bytes.js';
@@ -26,6 +31,7 @@ import { signAbortToken, type AbortReply, type ResolveReply, type MailboxReply }
 import type { HomeContext } from './context.js';
 import type { ExchangeRecord } from './state.js';
 import { loadEscrow } from './escrow.js';
+import { crashPoint } from '../agents/crash-point.js';
 
 interface ResolveBody {
   payload: string;
@@ -42,6 +48,15 @@ function outcomeForBuyer(x: ExchangeRecord): AbortReply {
   return x.status === 'resolved'
     ? { outcome: 'resolved', contractId: x.contractId, merchantSignature: x.merchantSignature! }
     : { outcome: 'aborted', contractId: x.contractId, token: x.token! as Extract<AbortReply, { outcome: 'aborted' }>['token'] };
+}
+
+/** Everything that follows an exchange's outcome; idempotent, so it may run again after a crash. */
+async function finishExchange(ctx: HomeContext, x: ExchangeRecord): Promise<void> {
+  await ctx.state.updateSession(x.sn, (s) => (s.exchanges.includes(x.contractId) ? undefined : { ...s, exchanges: [...s.exchanges, x.contractId] }));
+  await ctx.audit.append(x.status === 'resolved' ? 'resolution' : 'abort', x.contractId, { contractId: x.contractId, merchant: x.merchant, buyer: x.buyer }, x.sn);
+  if (x.status !== 'resolved' || x.delivered) return;
+  await ctx.state.deliver(x.buyer, { at: x.at, kind: 'merchant-signature', sn: x.sn, merchant: x.merchant, contractId: x.contractId, merchantSignature: x.merchantSignature! });
+  await ctx.state.update<ExchangeRecord>(ctx.state.exchanges, x.contractId, (r) => (r.delivered ? undefined : { ...r, delivered: true }));
 }
 
 export async function handleResolve(ctx: HomeContext, req: OpenedRequest<ResolveBody>): Promise<ResolveReply> {
@@ -79,7 +94,10 @@ export async function handleResolve(ctx: HomeContext, req: OpenedRequest<Resolve
 
   const id = contractIdOf(body.payload);
   const prior = await ctx.state.exchange(id);
-  if (prior) return outcomeForMerchant(prior);
+  if (prior) {
+    await finishExchange(ctx, prior);
+    return outcomeForMerchant(prior);
+  }
   if (Date.now() > Date.parse(p.exchangeDeadline)) throw parleyError('ERR_EXCHANGE_DEADLINE', `the exchange deadline ${p.exchangeDeadline} has passed`);
 
   const { d2 } = await loadEscrow(ctx, p.sn);
@@ -103,11 +121,9 @@ export async function handleResolve(ctx: HomeContext, req: OpenedRequest<Resolve
     sg: toB64u(sg),
     merchantSignature: body.merchantSignature,
   });
-  await ctx.state.updateSession(p.sn, (s) => (s.exchanges.includes(id) ? undefined : { ...s, exchanges: [...s.exchanges, id] }));
-  if (settled.status === 'resolved') {
-    await ctx.state.deliver(p.buyer.id, { at: settled.at, kind: 'merchant-signature', sn: p.sn, merchant: p.merchant.id, contractId: id, merchantSignature: settled.merchantSignature! });
-    ctx.log(`session ${p.sn}: resolved exchange ${id} for ${p.merchant.id}`);
-  }
+  crashPoint('home:resolve:after-settle');
+  await finishExchange(ctx, settled);
+  if (settled.status === 'resolved') ctx.log(`session ${p.sn}: resolved exchange ${id} for ${p.merchant.id}`);
   return outcomeForMerchant(settled);
 }
 
@@ -118,12 +134,13 @@ export async function handleAbort(ctx: HomeContext, req: OpenedRequest<{ sn: str
   const prior = await ctx.state.exchange(body.contractId);
   if (prior) {
     if (prior.sn !== body.sn || prior.merchant !== body.merchant) throw parleyError('ERR_FORBIDDEN', 'that exchange belongs to another session or merchant');
+    await finishExchange(ctx, prior);
     return outcomeForBuyer(prior);
   }
   const at = new Date().toISOString();
   const token = signAbortToken({ sn: body.sn, merchant: body.merchant, contractId: body.contractId, home: ctx.self.id, at }, ctx.self.secretKey);
   const settled = await ctx.state.settleExchange({ contractId: body.contractId, sn: body.sn, merchant: body.merchant, buyer: signer.id, status: 'aborted', at, token });
-  await ctx.state.updateSession(body.sn, (s) => (s.exchanges.includes(body.contractId) ? undefined : { ...s, exchanges: [...s.exchanges, body.contractId] }));
+  await finishExchange(ctx, settled);
   ctx.log(`session ${body.sn}: ${settled.status === 'aborted' ? 'aborted' : 'abort refused, already resolved:'} exchange ${body.contractId} with ${body.merchant}`);
   return outcomeForBuyer(settled);
 }

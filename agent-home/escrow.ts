@@ -7,8 +7,8 @@ import { atRestAad, decryptAtRest, deriveSessionKey, encryptAtRest } from '../cr
 import { canonicalJson } from '../crypto/canonical.js';
 import { compileRules, parseRules, type CompiledRules, type Rules } from '../protocol/rules.js';
 import { parleyError } from '../protocol/errors.js';
-import { createJson, getJson } from '../agents/storage/kv.js';
 import type { HomeContext } from './context.js';
+import { createOnce } from './state.js';
 
 export interface Escrow {
   d2: bigint;
@@ -18,14 +18,14 @@ export interface Escrow {
 export async function storeEscrow(ctx: HomeContext, sn: string, escrow: Escrow): Promise<void> {
   const key = deriveSessionKey(ctx.secrets.masterKey, sn);
   const blob = encryptAtRest(key, utf8(canonicalJson({ d2: bigintToB64u(escrow.d2), rules: escrow.rules })), atRestAad('escrow', sn));
-  if (!(await createJson(ctx.state.escrow, sn, { blob: toB64u(blob) }))) throw parleyError('ERR_CONFLICT', `escrow for ${sn} exists already`);
+  if (!(await createOnce(ctx.state.escrow, sn, { blob: toB64u(blob) }))) throw parleyError('ERR_CONFLICT', `escrow for ${sn} exists already`);
 }
 
 export async function loadEscrow(ctx: HomeContext, sn: string): Promise<Escrow> {
-  const rec = await getJson<{ blob: string }>(ctx.state.escrow, sn);
+  const rec = await ctx.state.read<{ blob: string }>(ctx.state.escrow, sn);
   if (!rec) throw parleyError('ERR_SESSION_UNKNOWN', `no escrow for session ${sn}`);
   const key = deriveSessionKey(ctx.secrets.masterKey, sn);
-  const j = JSON.parse(fromUtf8(decryptAtRest(key, fromB64u(rec.value.blob, 'escrow'), atRestAad('escrow', sn)))) as { d2: string; rules: unknown };
+  const j = JSON.parse(fromUtf8(decryptAtRest(key, fromB64u(rec.blob, 'escrow'), atRestAad('escrow', sn)))) as { d2: string; rules: unknown };
   return { d2: b64uToBigint(j.d2, 'd2'), rules: parseRules(j.rules) };
 }
 

@@ -4,15 +4,17 @@
  * the session's Negotiation Agent, and the rounds run. The outcome — every round, and the
  * agreement with its proof — is stored before the agent's work is marked done, so a crash
  * re-runs the same deterministic rounds and the create-if-absent writes keep one result.
+ * The re-run is the same Sales Agent finishing its own bookkeeping: the negotiation record
+ * names its agent, and only another agent for the same merchant and session is a replay.
  */
 import { negotiate } from '../agents/negotiation.js';
 import { openSalesAgent, SALES_KIND } from '../agents/sales.js';
 import type { ArrivedAgent, KindBehaviour } from '../agents/runtime/host.js';
-import { createJson } from '../agents/storage/kv.js';
+import { crashPoint } from '../agents/crash-point.js';
 import { parleyError } from '../protocol/errors.js';
 import type { Agreement } from '../protocol/directory.js';
 import type { HomeContext } from './context.js';
-import type { NegotiationRecord } from './state.js';
+import { createOnce, type NegotiationRecord } from './state.js';
 import { sessionRules } from './escrow.js';
 
 export { SALES_KIND };
@@ -24,9 +26,15 @@ export function salesBehaviour(ctx: HomeContext): KindBehaviour {
       const sa = openSalesAgent(a);
       const session = await ctx.state.session(sa.offer.sn);
       if (!session || session.home !== ctx.self.id) throw parleyError('ERR_SESSION_UNKNOWN', `no session ${sa.offer.sn} here`);
-      if (Date.parse(session.deadline) <= Date.now()) throw parleyError('ERR_DEADLINE_PASSED', `session ${sa.offer.sn} closed at ${session.deadline}`);
       if (!session.invited.includes(sa.merchant)) throw parleyError('ERR_FORBIDDEN', `${sa.merchant} was not invited to session ${sa.offer.sn}`);
-      if (await ctx.state.negotiation(sa.offer.sn, sa.merchant)) throw parleyError('ERR_REPLAY', `${sa.merchant} has already negotiated in session ${sa.offer.sn}`);
+      const done = await ctx.state.negotiation(sa.offer.sn, sa.merchant);
+      if (done) {
+        // this very agent, accepted before a crash that came before the session recorded its
+        // outcome: it is let through to finish that (even after the deadline)
+        if (done.agent === a.envelope.id && !(sa.merchant in session.negotiated)) return;
+        throw parleyError('ERR_REPLAY', `${sa.merchant} has already negotiated in session ${sa.offer.sn}`);
+      }
+      if (Date.parse(session.deadline) <= Date.now()) throw parleyError('ERR_DEADLINE_PASSED', `session ${sa.offer.sn} closed at ${session.deadline}`);
     },
     visit: async (a: ArrivedAgent) => {
       const sa = openSalesAgent(a);
@@ -36,6 +44,7 @@ export function salesBehaviour(ctx: HomeContext): KindBehaviour {
       const record: NegotiationRecord = {
         sn,
         merchant: sa.merchant,
+        agent: a.envelope.id,
         merchantCert: sa.merchantCert,
         offer: sa.signedOffer,
         template: sa.offer.msg.template,
@@ -45,8 +54,9 @@ export function salesBehaviour(ctx: HomeContext): KindBehaviour {
         ...(outcome.error ? { error: outcome.error } : {}),
         at: new Date().toISOString(),
       };
-      await createJson(ctx.state.negotiations, `${sn}.${sa.merchant}`, record);
+      await createOnce(ctx.state.negotiations, `${sn}.${sa.merchant}`, record);
       const stored = (await ctx.state.negotiation(sn, sa.merchant))!;
+      crashPoint('home:sales:after-negotiation');
       const agreed = stored.status === 'agreed' ? stored.rounds[stored.rounds.length - 1] : undefined;
       if (agreed) {
         const agreement: Agreement = {
@@ -61,8 +71,12 @@ export function salesBehaviour(ctx: HomeContext): KindBehaviour {
           proof: { offer: stored.offer as Agreement['proof']['offer'], reveals: stored.rounds.map((r) => ({ bid: r.bid, next: r.next })) },
           at: stored.at,
         };
-        await createJson(ctx.state.agreements, `${sn}.${sa.merchant}`, agreement);
+        await createOnce(ctx.state.agreements, `${sn}.${sa.merchant}`, agreement);
       }
+      // logged before the session records it: once the session has it, a restart no longer lets this agent through
+      const key = `${sn}.${sa.merchant}`;
+      await ctx.audit.append('negotiation', key, { merchant: sa.merchant, agent: stored.agent ?? a.envelope.id, status: stored.status, rounds: stored.rounds.length, k: stored.k }, sn);
+      if (agreed) await ctx.audit.append('agreement', key, { merchant: sa.merchant, index: agreed.index, k: stored.k, terms: { ...agreed.bid } }, sn);
       await ctx.state.updateSession(sn, (s) => ({
         ...s,
         negotiated: { ...s.negotiated, [sa.merchant]: { status: stored.status, rounds: stored.rounds.length } },

@@ -2,8 +2,10 @@
  * Phase 1, step 2: the Agent Home accepts a buyer's request. It verifies the buyer's
  * certificate and signature (done by serve.ts), the delegation, the session key, the sealed
  * secrets and the escrow proof; assigns a random 128-bit SN; stores d2 and the rules
- * encrypted at rest; signs the voucher and SG_REQ; records the session; and (after
- * answering) sends the Invite Agent out. Nothing is stored unless every check passed.
+ * encrypted at rest; signs the voucher and SG_REQ; records the session (each step in the
+ * audit log); and, once the answer has left, sends the Invite Agent out (service.ts; a
+ * session left uninvited by a crash is invited at the next start, invitations.ts). Nothing
+ * is stored unless every check passed.
  */
 import { randomBytes } from 'node:crypto';
 import { b64uToBigint, bitLength, fromB64u, fromUtf8 } from '../crypto/bytes.js';
@@ -11,7 +13,6 @@ import { open as openSealed } from '../crypto/seal.js';
 import { signObject } from '../crypto/signed.js';
 import { assertEscrowProof } from '../crypto/rsa/index.js';
 import { isParleyError } from '../crypto/errors.js';
-import { createJson } from '../agents/storage/kv.js';
 import { parleyError } from '../protocol/errors.js';
 import type { OpenedRequest } from '../protocol/signed-request.js';
 import { parseRules } from '../protocol/rules.js';
@@ -29,9 +30,9 @@ import {
   type RequestStatement,
 } from '../protocol/session.js';
 import type { HomeContext } from './context.js';
-import type { SessionRecord } from './state.js';
+import { createOnce, type SessionRecord } from './state.js';
 import { storeEscrow } from './escrow.js';
-import { inviteMerchants } from './invitations.js';
+import { auditSessionOpened } from './invitations.js';
 
 const SESSION_KEY_SIZES = new Set([2048, 3072, 4096]);
 
@@ -74,6 +75,7 @@ export async function handleNotify(ctx: HomeContext, req: OpenedRequest<NotifyBo
   const sgReq = signObject(REQUEST_STATEMENT_TYPE, statement, ctx.self.secretKey);
 
   await storeEscrow(ctx, sn, { d2, rules });
+  await ctx.audit.append('escrow-stored', sn, { bits: bitLength(n) }, sn);
   const record: SessionRecord = {
     sn,
     home: ctx.self.id,
@@ -100,10 +102,8 @@ export async function handleNotify(ctx: HomeContext, req: OpenedRequest<NotifyBo
     agreed: [],
     exchanges: [],
   };
-  if (!(await createJson(ctx.state.sessions, sn, record))) throw parleyError('ERR_CONFLICT', 'session number collision');
+  if (!(await createOnce(ctx.state.sessions, sn, record))) throw parleyError('ERR_CONFLICT', 'session number collision');
+  await auditSessionOpened(ctx, record);
   ctx.log(`session ${sn}: ${signer.id} asks for ${body.request.quantity} × ${body.request.item} until ${record.deadline}`);
-  setImmediate(() => {
-    void inviteMerchants(ctx, sn).catch((err) => ctx.log(`session ${sn}: invitation failed: ${(err as Error).message}`));
-  });
   return { sn, voucher: voucher as NotifyReply['voucher'], sgReq: sgReq as NotifyReply['sgReq'] };
 }

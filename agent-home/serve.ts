@@ -12,8 +12,9 @@ import { openRequest, type CertificateVerifier, type OpenedRequest } from '../pr
 import { queueGroup, subjects, type HomeOp } from '../protocol/subjects.js';
 import { errorReply, okReply } from '../protocol/wire.js';
 import type { Role } from '../crypto/x509/profile.js';
-import { createJson, getJson, putJson } from '../agents/storage/kv.js';
-import type { HomeState, StoredReply } from './state.js';
+import { putJson } from '../agents/storage/kv.js';
+import { retry } from '../agents/transport/retry.js';
+import { createOnce, type HomeState, type StoredReply } from './state.js';
 
 export interface Operation<S extends z.ZodObject> {
   op: HomeOp;
@@ -23,6 +24,8 @@ export interface Operation<S extends z.ZodObject> {
   /** reads need no replay bookkeeping */
   idempotentRead?: boolean;
   handle(req: OpenedRequest<z.infer<S>>): Promise<unknown>;
+  /** work that follows a successful answer, started once the answer has been sent */
+  afterReply?(result: unknown): void;
 }
 
 export interface ServeContext {
@@ -43,35 +46,49 @@ export function serve<S extends z.ZodObject>(ctx: ServeContext, op: Operation<S>
       ctx.received.set(op.op, (ctx.received.get(op.op) ?? 0) + 1);
       void (async () => {
         let reply: Uint8Array;
+        let done: { result: unknown } | undefined;
         try {
           const req = openRequest(op.type, op.schema, msg.data, { trust: ctx.trust, roles: op.roles, audience: ctx.homeId });
-          reply = op.idempotentRead ? okReply(await op.handle(req)) : await once(ctx, op, req);
+          if (op.idempotentRead) reply = okReply(await op.handle(req));
+          else ({ reply, done } = await once(ctx, op, req));
         } catch (e) {
           if (!isParleyError(e)) ctx.onError?.(e, op.op);
           reply = errorReply(e);
         }
         msg.respond(reply);
+        if (done && op.afterReply) {
+          // on the next turn, once the answer is written out
+          const result = done.result;
+          setImmediate(() => op.afterReply!(result));
+        }
       })();
     },
   });
 }
 
-/** Runs a state-changing request at most once per request id. */
-async function once<S extends z.ZodObject>(ctx: ServeContext, op: Operation<S>, req: OpenedRequest<z.infer<S>>): Promise<Uint8Array> {
+/**
+ * Runs a state-changing request at most once per request id; `done` is set when this call
+ * handled it successfully (not for a replay, not for a failure).
+ */
+async function once<S extends z.ZodObject>(ctx: ServeContext, op: Operation<S>, req: OpenedRequest<z.infer<S>>): Promise<{ reply: Uint8Array; done?: { result: unknown } }> {
   const key = req.body.id;
   const claim: StoredReply = { type: op.type, signer: req.signer.id };
-  if (!(await createJson(ctx.state.replies, key, claim))) {
-    const prior = (await getJson<StoredReply>(ctx.state.replies, key))?.value;
-    if (prior && prior.reply && prior.type === op.type && prior.signer === req.signer.id) return Buffer.from(prior.reply, 'base64');
+  if (!(await createOnce(ctx.state.replies, key, claim))) {
+    const prior = await ctx.state.read<StoredReply>(ctx.state.replies, key);
+    if (prior && prior.reply && prior.type === op.type && prior.signer === req.signer.id) return { reply: Buffer.from(prior.reply, 'base64') };
     throw parleyError('ERR_REPLAY', `request ${key} was already received`);
   }
   let reply: Uint8Array;
+  let done: { result: unknown } | undefined;
   try {
-    reply = okReply(await op.handle(req));
+    const result = await op.handle(req);
+    reply = okReply(result);
+    done = { result };
   } catch (e) {
     if (!isParleyError(e)) ctx.onError?.(e, op.op);
     reply = errorReply(e);
   }
-  await putJson(ctx.state.replies, key, { ...claim, reply: Buffer.from(reply).toString('base64') } satisfies StoredReply);
-  return reply;
+  const stored: StoredReply = { ...claim, reply: Buffer.from(reply).toString('base64') };
+  await retry(() => putJson(ctx.state.replies, key, stored));
+  return { reply, done };
 }

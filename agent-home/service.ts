@@ -3,7 +3,10 @@
  * Agents it sends out, runs every session's Negotiation Agent, and serves buyers and
  * merchants on `parley.v1.home.<id>.<op>`. Everything it must not lose lives in JetStream
  * (agent-home/state.ts), so a restarted process carries on where the last one stopped, and
- * several processes can share one JetStream (queue groups, compare-and-set updates).
+ * several processes can share one JetStream (queue groups, compare-and-set updates). At
+ * start the host runtime resumes the agents it had accepted, and `resumeInvitations` the
+ * invitations a killed process left undone. Every state change is appended to the signed
+ * audit log (agent-home/audit.ts).
  */
 import type { NatsConnection, Subscription } from 'nats';
 import { AgentHost } from '../agents/runtime/host.js';
@@ -21,10 +24,11 @@ import { RegisterSchema, REGISTER_TYPE, ResultsSchema, RESULTS_TYPE } from '../p
 import { AbortSchema, ABORT_TYPE, MailboxSchema, MAILBOX_TYPE, ResolveSchema, RESOLVE_TYPE } from '../protocol/exchange.js';
 import { DEFAULT_SETTINGS, type HomeContext, type HomeSettings } from './context.js';
 import { HomeState } from './state.js';
+import { AuditLog } from './audit.js';
 import type { HomeSecrets } from './secrets.js';
 import { serve, type ServeContext } from './serve.js';
 import { handleNotify } from './notify.js';
-import { inviteBehaviour, onLostAgent } from './invitations.js';
+import { inviteBehaviour, inviteMerchants, onLostAgent, resumeInvitations } from './invitations.js';
 import { salesBehaviour, SALES_KIND } from './negotiations.js';
 import { handleResults } from './results.js';
 import { handleAbort, handleMailbox, handleResolve } from './disputes.js';
@@ -45,6 +49,8 @@ export class AgentHome {
   /** messages received per operation (the optimism test counts them) */
   readonly received = new Map<string, number>();
   private subs: Subscription[] = [];
+  /** settles once the invitation work a previous process left undone is finished (tests) */
+  resumed: Promise<void> = Promise.resolve();
 
   private constructor(readonly ctx: HomeContext) {}
 
@@ -58,13 +64,16 @@ export class AgentHome {
     const store = await JetStreamHostStore.open(opts.nc, opts.self.id, { replicas: opts.replicas });
     const host = new AgentHost({ nc: opts.nc, self: opts.self, trust: opts.trust, store, onError: (e, c) => log(`${c}: ${(e as Error).message}`) });
     const tracker = await AgentTracker.open(opts.nc, opts.self.id, opts.trust, { replicas: opts.replicas });
+    tracker.onError = (e) => log(`tracker: ${(e as Error).message}`);
     const state = await HomeState.open(opts.nc, { replicas: opts.replicas });
+    const audit = await AuditLog.open(opts.nc, opts.self, { replicas: opts.replicas });
     const ctx: HomeContext = {
       nc: opts.nc,
       self: opts.self,
       trust: opts.trust,
       ca: opts.ca,
       state,
+      audit,
       secrets: opts.secrets,
       host,
       tracker,
@@ -80,7 +89,18 @@ export class AgentHome {
     const ctx = this.ctx;
     const sc: ServeContext = { nc: ctx.nc, homeId: ctx.self.id, trust: ctx.trust, state: ctx.state, received: this.received, onError: (e, op) => ctx.log(`${op}: ${(e as Error).message}`) };
     this.subs = [
-      serve(sc, { op: 'notify', type: NOTIFY_TYPE, schema: NotifySchema, roles: ['buyer'], handle: (r) => handleNotify(ctx, r) }),
+      serve(sc, {
+        op: 'notify',
+        type: NOTIFY_TYPE,
+        schema: NotifySchema,
+        roles: ['buyer'],
+        handle: (r) => handleNotify(ctx, r),
+        // the Invite Agent leaves once the buyer has its answer
+        afterReply: (r) => {
+          const sn = (r as { sn: string }).sn;
+          void inviteMerchants(ctx, sn).catch((err) => ctx.log(`session ${sn}: invitation failed: ${(err as Error).message}`));
+        },
+      }),
       serve(sc, { op: 'results', type: RESULTS_TYPE, schema: ResultsSchema, roles: ['buyer'], idempotentRead: true, handle: (r) => handleResults(ctx, r) }),
       serve(sc, { op: 'resolve', type: RESOLVE_TYPE, schema: ResolveSchema, roles: ['merchant'], handle: (r) => handleResolve(ctx, r) }),
       serve(sc, { op: 'abort', type: ABORT_TYPE, schema: AbortSchema, roles: ['buyer'], handle: (r) => handleAbort(ctx, r) }),
@@ -92,6 +112,7 @@ export class AgentHome {
         roles: ['merchant'],
         handle: async (r) => {
           await ctx.state.register({ id: r.signer.id, name: r.body.name, categories: r.body.categories, cert: r.cert, registeredAt: new Date().toISOString() });
+          await ctx.audit.append('merchant-registered', r.body.id, { merchant: r.signer.id, name: r.body.name, categories: r.body.categories });
           ctx.log(`merchant ${r.signer.id} registered for ${r.body.categories.join(', ')}`);
           return { registered: true as const, merchant: r.signer.id };
         },
@@ -101,6 +122,12 @@ export class AgentHome {
     await ctx.nc.flush();
     await ctx.host.start();
     await ctx.tracker.start((lost) => onLostAgent(ctx, lost));
+    this.resumed = resumeInvitations(ctx).then(
+      (n) => {
+        if (n) ctx.log(`resumed the invitation work of ${n} session(s)`);
+      },
+      (err) => ctx.log(`resuming invitations failed: ${(err as Error).message}`),
+    );
   }
 
   /** The encryption key buyers seal to, signed with the identity key (no authentication needed to read it). */
@@ -117,6 +144,7 @@ export class AgentHome {
 
   async stop(): Promise<void> {
     await Promise.allSettled(this.subs.map((s) => s.drain()));
+    await this.resumed;
     await this.ctx.tracker.stop();
     await this.ctx.host.stop();
   }

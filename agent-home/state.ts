@@ -8,8 +8,12 @@
  *   parley_directory     merchant → categories it sells
  *   parley_replies       request id → the reply already given (replays get the same answer)
  *   PARLEY_MAILBOX       stream: what a buyer must receive while offline
+ *   PARLEY_AUDIT         stream: the signed, hash-linked audit log (agent-home/audit.ts)
  * Updates of shared records are compare-and-set; creations are create-if-absent, so two
- * Agent Home processes on the same JetStream never both act on one thing.
+ * Agent Home processes on the same JetStream never both act on one thing. Every update
+ * function is idempotent (applying it twice gives what applying it once gave), because a
+ * write whose acknowledgement was lost is retried (agents/transport/retry.ts) and a handler
+ * interrupted by a crash runs again after the restart.
  */
 import type { JetStreamClient, JetStreamManager, KV, NatsConnection, StoredMsg } from 'nats';
 
@@ -21,8 +25,10 @@ import type { Agreement } from '../protocol/directory.js';
 import type { JwsSignature } from '../crypto/jws.js';
 import type { AbortToken, MailMessage } from '../protocol/exchange.js';
 import type { Round } from '../agents/negotiation.js';
-import type { Visit } from '../agents/runtime/envelope.js';
+import type { Envelope, Visit } from '../agents/runtime/envelope.js';
 import { createJson, getJson, listKeys, putJson, updateJson } from '../agents/storage/kv.js';
+import { retry } from '../agents/transport/retry.js';
+import { readAuditLog, type AuditEntry } from './audit.js';
 
 export interface SessionRecord {
   sn: string;
@@ -44,8 +50,14 @@ export interface SessionRecord {
   /** Invite Agents sent for this session (a lost one is replaced for the hosts it missed) */
   invites: string[];
   invited: string[];
-  /** invitation rounds still out */
+  /** invitation rounds still out: invites neither home nor lost */
   invitesOut: number;
+  /** Invite Agents recorded here but not yet handed to a host (sent again after a crash) */
+  pendingInvites?: Envelope[];
+  /** invites counted back (home or lost), so none is counted twice */
+  returned?: string[];
+  /** invites whose visit log is merged into `visits` */
+  arrived?: string[];
   /** no merchant sells the requested category: nothing to wait for */
   nobodyToInvite?: boolean;
   /** the Invite Agents' verified visit logs, as they came home */
@@ -60,6 +72,8 @@ export interface SessionRecord {
 export interface NegotiationRecord {
   sn: string;
   merchant: string;
+  /** the Sales Agent's id (its own arrival may finish the bookkeeping after a crash) */
+  agent?: string;
   merchantCert: string;
   offer: SignedObject<unknown>;
   template: ContractTemplate;
@@ -82,6 +96,8 @@ export interface ExchangeRecord {
   merchantSignature?: JwsSignature;
   /** aborted: the signed token */
   token?: AbortToken;
+  /** resolved: SG_S is in the buyer's mailbox */
+  delivered?: boolean;
 }
 
 export interface DirectoryEntry {
@@ -138,47 +154,65 @@ export class HomeState {
     );
   }
 
+  /** A record's current value (reads are retried on transient failures). */
+  read<T>(kv: KV, key: string): Promise<T | undefined> {
+    return retry(() => getJson<T>(kv, key)).then((r) => r?.value);
+  }
+  /** Compare-and-set update (agents/storage/kv.ts), retried on transient failures; `fn` must be idempotent. */
+  update<T>(kv: KV, key: string, fn: (cur: T) => T | undefined): Promise<T | undefined> {
+    return retry(() => updateJson(kv, key, fn));
+  }
   session(sn: string) {
-    return getJson<SessionRecord>(this.sessions, sn).then((r) => r?.value);
+    return this.read<SessionRecord>(this.sessions, sn);
   }
   updateSession(sn: string, fn: (s: SessionRecord) => SessionRecord | undefined) {
-    return updateJson(this.sessions, sn, fn);
+    return this.update(this.sessions, sn, fn);
   }
   negotiation(sn: string, merchant: string) {
-    return getJson<NegotiationRecord>(this.negotiations, `${sn}.${merchant}`).then((r) => r?.value);
+    return this.read<NegotiationRecord>(this.negotiations, `${sn}.${merchant}`);
   }
   agreement(sn: string, merchant: string) {
-    return getJson<Agreement>(this.agreements, `${sn}.${merchant}`).then((r) => r?.value);
+    return this.read<Agreement>(this.agreements, `${sn}.${merchant}`);
   }
   exchange(contractId: string) {
-    return getJson<ExchangeRecord>(this.exchanges, contractId).then((r) => r?.value);
+    return this.read<ExchangeRecord>(this.exchanges, contractId);
   }
   /** Creates the exchange's outcome unless one exists; returns the outcome that holds. */
   async settleExchange(rec: ExchangeRecord): Promise<ExchangeRecord> {
-    if (await createJson(this.exchanges, rec.contractId, rec)) return rec;
+    if (await createOnce(this.exchanges, rec.contractId, rec)) return rec;
     return (await this.exchange(rec.contractId))!;
   }
   async register(entry: DirectoryEntry): Promise<void> {
-    await putJson(this.directory, entry.id, entry);
+    await retry(() => putJson(this.directory, entry.id, entry));
   }
   async merchants(): Promise<DirectoryEntry[]> {
     const out: DirectoryEntry[] = [];
-    for (const k of await listKeys(this.directory)) {
-      const e = await getJson<DirectoryEntry>(this.directory, k);
-      if (e) out.push(e.value);
+    for (const k of await retry(() => listKeys(this.directory))) {
+      const e = await this.read<DirectoryEntry>(this.directory, k);
+      if (e) out.push(e);
     }
     return out.sort((a, b) => a.id.localeCompare(b.id));
   }
   async sessionNumbers(): Promise<string[]> {
-    return (await listKeys(this.sessions)).sort();
+    return (await retry(() => listKeys(this.sessions))).sort();
   }
   async exchangeIds(): Promise<string[]> {
-    return listKeys(this.exchanges);
+    return retry(() => listKeys(this.exchanges));
   }
 
-  /** Delivers to a buyer's mailbox exactly once per (contract, kind). */
+  /**
+   * Delivers to a buyer's mailbox once per (contract, kind): the message id makes JetStream
+   * drop a repeat within its 24-hour duplicate window, so a retried publish, or one repeated
+   * after a crash, is stored once.
+   */
   async deliver(buyer: string, msg: Omit<MailMessage, 'seq'>): Promise<void> {
-    await this.js.publish(mailboxSubject(buyer), new TextEncoder().encode(JSON.stringify(msg)), { msgID: `${msg.contractId}.${msg.kind}` });
+    const data = new TextEncoder().encode(JSON.stringify(msg));
+    await retry(() => this.js.publish(mailboxSubject(buyer), data, { msgID: `${msg.contractId}.${msg.kind}` }));
+  }
+
+  /** The audit log as stored, position by position (agent-home/audit.ts). */
+  auditEntries(): Promise<AuditEntry[]> {
+    return readAuditLog(this.jsm);
   }
 
   /** A buyer's mailbox messages after sequence `after` (at most `limit`). */
@@ -188,13 +222,28 @@ export class HomeState {
     while (out.length < limit) {
       let m;
       try {
-        m = await (this.jsm as WithDirect).direct.getMessage(MAILBOX_STREAM, { next_by_subj: mailboxSubject(buyer), seq: seq + 1 });
+        const q = { next_by_subj: mailboxSubject(buyer), seq: seq + 1 };
+        m = await retry(() => (this.jsm as WithDirect).direct.getMessage(MAILBOX_STREAM, q));
       } catch {
-        break; // no further message
+        break; // no further message (or JetStream stayed unavailable: the buyer asks again later)
       }
       out.push({ ...(JSON.parse(new TextDecoder().decode(m.data)) as Omit<MailMessage, 'seq'>), seq: m.seq });
       seq = m.seq;
     }
     return out;
   }
+}
+
+/**
+ * Create-if-absent that may be retried: a create whose acknowledgement was lost looks, on
+ * the next try, like someone else's record, so a record holding exactly what we wrote
+ * counts as ours. True when `value` is (now) the record, false when another one is.
+ */
+export async function createOnce(kv: KV, key: string, value: unknown): Promise<boolean> {
+  return retry(async (attempt) => {
+    if (await createJson(kv, key, value)) return true;
+    if (attempt === 1) return false;
+    const cur = await getJson<unknown>(kv, key);
+    return !!cur && JSON.stringify(cur.value) === JSON.stringify(value);
+  });
 }

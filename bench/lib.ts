@@ -44,6 +44,44 @@ export async function measure(
   return { medianMs: quantile(times, 0.5), p95Ms: quantile(times, 0.95), runs: times.length };
 }
 
+export interface Op {
+  fn: () => unknown;
+  /** runs untimed before each run */
+  between?: () => unknown;
+  /** untimed runs before the first round */
+  warmup?: number;
+}
+
+async function runOnce({ fn, between }: Op): Promise<number> {
+  if (between) await between();
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+/**
+ * Measures several operations in alternating rounds of `perRound` timed runs each, so that
+ * all of them see the same machine load (on a shared machine it drifts within seconds, and
+ * operations measured one after the other would be compared across different loads).
+ */
+export async function measureInterleaved<K extends string>(ops: Record<K, Op>, opts: { rounds: number; perRound: number }): Promise<Record<K, Sample>> {
+  const names = Object.keys(ops) as K[];
+  const times = new Map<K, number[]>(names.map((n) => [n, []]));
+  for (const n of names) for (let i = 0; i < (ops[n].warmup ?? 3); i++) await runOnce(ops[n]);
+  for (let r = 0; r < opts.rounds; r++) {
+    for (const n of names) {
+      const out = times.get(n)!;
+      for (let i = 0; i < opts.perRound; i++) out.push(await runOnce(ops[n]));
+    }
+  }
+  const result = {} as Record<K, Sample>;
+  for (const n of names) {
+    const sorted = times.get(n)!.sort((a, b) => a - b);
+    result[n] = { medianMs: quantile(sorted, 0.5), p95Ms: quantile(sorted, 0.95), runs: sorted.length };
+  }
+  return result;
+}
+
 export interface Target {
   name: string;
   measured: string;

@@ -63,6 +63,7 @@ import {
 } from '../protocol/exchange.js';
 import { checkContract, contractId as contractIdOf, encodeContractPayload, signBinding, termsHash, buyerSigningInput, type ContractPayload } from '../protocol/contract.js';
 import { restoreKey, storeKey, type SessionKey } from './session-key.js';
+import { crashPoint } from '../agents/crash-point.js';
 import type { BuyerFiles, ExchangeFile, SessionFile } from './state.js';
 
 export interface BuyerClientOptions {
@@ -208,8 +209,19 @@ export class BuyerClient {
   /** Polls results until the session is complete or closed (or `until`), reporting each change. */
   async waitForResults(sn: string, onProgress?: (r: ResultsReply) => void, opts: { pollMs?: number; until?: Date } = {}): Promise<ResultsReply> {
     let last = '';
+    const session = this.o.files.session(sn);
+    const giveUp = Date.parse(session.deadline) + 30_000;
     for (;;) {
-      const r = await this.results(sn);
+      let r: ResultsReply;
+      try {
+        r = await this.results(sn);
+      } catch (e) {
+        // a broker failover or a restarting Agent Home: keep following until well past the deadline
+        const code = (e as { code?: string }).code;
+        if (!(code === 'ERR_TIMEOUT' || code === 'ERR_UNAVAILABLE') || Date.now() > giveUp) throw e;
+        await new Promise((res) => setTimeout(res, opts.pollMs ?? 200));
+        continue;
+      }
       const key = JSON.stringify([r.status, r.progress]);
       if (key !== last) {
         last = key;
@@ -249,13 +261,18 @@ export class BuyerClient {
         }
         throw e;
       }
+      crashPoint('buyer:sign:after-offer');
       this.checkMerchantSignature(x.payload, reply.merchantSignature, merchant);
       x = { ...x, state: 'countersigned', merchantSignature: reply.merchantSignature };
       files.saveExchange(x);
     }
     if (opts.withhold) return { contractId: x.contractId, state: x.state, merchant };
     const sg = signRs256(sk.key, buyerSigningInput(x.payload, x.protected));
-    const file = this.finish(x, sg, 'complete');
+    // the contract file is written now (we hold both signatures); the exchange stays
+    // countersigned until the merchant has acknowledged SG, so a buyer killed before that
+    // sends SG again when `sign` runs again
+    const file = this.finish(x, sg, 'countersigned');
+    crashPoint('buyer:sign:before-complete');
     await call(
       this.o.nc,
       storeSubject('complete'),
@@ -263,6 +280,7 @@ export class BuyerClient {
       ContractCompleteReplySchema,
       this.timeout,
     );
+    files.saveExchange({ ...x, state: 'complete', contractFile: file });
     return { contractId: x.contractId, state: 'complete', contractFile: file, merchant };
   }
 
@@ -337,7 +355,7 @@ export class BuyerClient {
   }
 
   /** Assembles, checks and saves the complete contract. */
-  private finish(x: ExchangeFile, sg: Uint8Array, state: 'complete' | 'resolved'): string {
+  private finish(x: ExchangeFile, sg: Uint8Array, state: 'countersigned' | 'resolved'): string {
     const jws = assembleContractJws(x.payload, buyerSignature(x.protected, sg), x.merchantSignature!);
     const check = checkContract(jws, this.o.ca);
     if (!check.valid) throw parleyError('ERR_CONTRACT_INVALID', `assembled contract does not verify: ${check.checks.filter((c) => !c.ok).map((c) => c.name).join(', ')}`);

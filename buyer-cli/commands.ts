@@ -1,7 +1,7 @@
 /**
  * `parley buyer …`: the buyer's commands. Files live under <home>/buyer (buyer-cli/state.ts).
  */
-import { chmodSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { NatsConnection } from 'nats';
@@ -15,11 +15,14 @@ import { checkSchema, parseJson } from '../protocol/wire.js';
 import { parleyHome } from '../cli/kit/home-dir.js';
 import { action, commandGroup, emit, note, progress, UsageError, type OutputOptions } from '../cli/kit/output.js';
 import { clientNatsOptions, withNatsOptions, type NatsFlags } from '../cli/kit/nats-options.js';
+import { passphraseFrom, readIdentityKey, withPassphraseOption, type PassphraseFlags } from '../cli/kit/passphrase.js';
+import { keyFileText } from '../crypto/key-file.js';
+import { writeFileAtomic } from '../agents/storage/atomic-file.js';
 import { parseDuration } from '../cli/kit/duration.js';
 import { BuyerFiles } from './state.js';
 import { BuyerClient } from './client.js';
 
-interface Flags extends OutputOptions, NatsFlags {
+interface Flags extends OutputOptions, NatsFlags, PassphraseFlags {
   home?: string;
 }
 
@@ -39,9 +42,9 @@ function readText(path: string, what: string): string {
 async function withClient<T>(flags: Flags, fn: (client: BuyerClient, files: BuyerFiles) => Promise<T>): Promise<T> {
   const files = filesOf(flags);
   const config = files.config();
-  const self = selfFrom(readText(files.certPath, 'buyer certificate'), readText(files.keyPath, 'buyer key'));
+  const self = selfFrom(readText(files.certPath, 'buyer certificate'), readIdentityKey(files.keyPath, 'buyer key', passphraseFrom(flags)));
   const ca = parseCertificate(readText(files.caPath, 'CA certificate'));
-  const nc: NatsConnection = await connectNats({ ...(await clientNatsOptions(flags, `parley-buyer-${self.id}`, parleyHome(flags.home), config.nats)), failFast: true });
+  const nc: NatsConnection = await connectNats({ ...(await clientNatsOptions(flags, `parley-buyer-${self.id}`, parleyHome(flags.home), config.nats, self.id)), failFast: true });
   try {
     return await fn(new BuyerClient({ nc, self, trust: caTrust(ca), ca, home: config.home, files }), files);
   } finally {
@@ -82,14 +85,16 @@ function parseAttrs(list: string[] = []): Record<string, string | number | boole
 
 async function runInit(flags: Flags & { id: string; cert: string; key: string; ca: string; homeId: string }): Promise<void> {
   const files = filesOf(flags);
-  const self = selfFrom(readText(flags.cert, 'certificate'), readText(flags.key, 'key'));
+  const passphrase = passphraseFrom(flags);
+  const keyPem = readIdentityKey(flags.key, 'key', passphrase);
+  const self = selfFrom(readText(flags.cert, 'certificate'), keyPem);
   caTrust(readText(flags.ca, 'CA certificate')).verify(self.certPem, ['buyer']);
   if (self.id !== flags.id) throw parleyError('ERR_CERT_ID', `the certificate is for ${self.id}, not ${flags.id}`);
   mkdirSync(files.dir, { recursive: true, mode: 0o700 });
   copyFileSync(flags.cert, files.certPath);
   copyFileSync(flags.ca, files.caPath);
-  copyFileSync(flags.key, files.keyPath);
-  chmodSync(files.keyPath, 0o600);
+  // 0600 from the start; with a passphrase kept encrypted (fresh salt and nonce), even when the source was not
+  writeFileAtomic(files.keyPath, keyFileText(keyPem, passphrase), 0o600);
   files.saveConfig({ id: self.id, home: flags.homeId, ...(flags.nats ? { nats: flags.nats } : {}) });
   emit(flags, { id: self.id, home: flags.homeId, dir: files.dir }, (d) => `buyer ${d.id} ready in ${d.dir} (Agent Home ${d.home})`);
 }
@@ -166,7 +171,11 @@ async function runAbort(contractId: string, flags: Flags): Promise<void> {
 
 export function buyerCommand(): Command {
   const buyer = commandGroup('buyer', "the buyer's commands: request, follow, sign, abort");
-  const common = (c: Command) => withNatsOptions(c.option('--home <dir>', 'Parley data directory (default $PARLEY_HOME or $XDG_DATA_HOME/parley)').option('--json', 'print one JSON document'));
+  const common = (c: Command) =>
+    withPassphraseOption(
+      withNatsOptions(c.option('--home <dir>', 'Parley data directory (default $PARLEY_HOME or $XDG_DATA_HOME/parley)').option('--json', 'print one JSON document')),
+      "decrypts the buyer's identity key (init: and keeps it encrypted)",
+    );
   common(
     buyer
       .command('init')

@@ -4,8 +4,8 @@
  * The tag separates message types, so a signature made for one type can never be
  * replayed as another, nor across protocol versions.
  */
-import { canonicalBytes } from './canonical.js';
-import { concatBytes, fromB64u, toB64u, utf8 } from './bytes.js';
+import { canonicalJson } from './canonical.js';
+import { fromB64u, toB64u, utf8 } from './bytes.js';
 import { ed25519Sign, ed25519Verify } from './ed25519.js';
 import { cryptoError, ParleyError } from './errors.js';
 
@@ -27,7 +27,22 @@ function checkType(type: string): void {
 /** The exact bytes an object of `type` is signed over. */
 export function signingInput(type: string, body: unknown, version: number = PROTOCOL_VERSION): Uint8Array {
   checkType(type);
-  return concatBytes(utf8(`parley/v${version}/${type}`), new Uint8Array([0]), canonicalBytes(body));
+  return signingBytes(type, canonicalJson(body), version);
+}
+
+/** Tag ‖ 0x00 ‖ canonical body, encoded at once (U+0000 is the byte 0x00 in UTF-8). */
+function signingBytes(type: string, canonicalBody: string, version: number = PROTOCOL_VERSION): Uint8Array {
+  return utf8(`parley/v${version}/${type}\u0000${canonicalBody}`);
+}
+
+/**
+ * RFC 8785 canonical JSON of a signed object (as opened by `openSignedObjectCanonical`) from
+ * its body's canonical JSON, without walking the body again: the members in UTF-16 order are
+ * body, sig, type, v; `sig` is base64url and `type` matches TYPE_RE, so neither needs escapes
+ * beyond what JSON.stringify (the RFC's string serialisation) does.
+ */
+export function canonicalSignedJson(obj: SignedObject<unknown>, canonicalBody: string): string {
+  return `{"body":${canonicalBody},"sig":${JSON.stringify(obj.sig)},"type":${JSON.stringify(obj.type)},"v":${obj.v}}`;
 }
 
 export function signObject<B>(type: string, body: B, secretKey: Uint8Array): SignedObject<B> {
@@ -51,6 +66,16 @@ export function verifyObject(obj: unknown, type: string, publicKey: Uint8Array):
  * ERR_OBJECT_SIGNATURE_INVALID (or `failCode` when the caller names a more specific one).
  */
 export function openSignedObject<B = unknown>(obj: unknown, type: string, publicKey: Uint8Array, failCode?: string): B {
+  return openSignedObjectCanonical<B>(obj, type, publicKey, failCode).body;
+}
+
+/** As `openSignedObject`, also returning the canonical JSON of the body (what was signed). */
+export function openSignedObjectCanonical<B = unknown>(
+  obj: unknown,
+  type: string,
+  publicKey: Uint8Array,
+  failCode?: string,
+): { body: B; canonicalBody: string } {
   checkType(type);
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw cryptoError('ERR_SIGNED_OBJECT_MALFORMED', 'signed object must be a JSON object');
   const o = obj as Record<string, unknown>;
@@ -65,14 +90,14 @@ export function openSignedObject<B = unknown>(obj: unknown, type: string, public
   } catch (e) {
     throw cryptoError('ERR_SIGNED_OBJECT_MALFORMED', 'sig is not base64url', e);
   }
-  let input: Uint8Array;
+  let canonicalBody: string;
   try {
-    input = signingInput(type, o.body);
+    canonicalBody = canonicalJson(o.body);
   } catch (e) {
     throw cryptoError('ERR_SIGNED_OBJECT_MALFORMED', 'body is not canonicalisable JSON', e);
   }
-  if (!ed25519Verify(sig, input, publicKey)) {
+  if (!ed25519Verify(sig, signingBytes(type, canonicalBody), publicKey)) {
     throw new ParleyError(failCode ?? 'ERR_OBJECT_SIGNATURE_INVALID', `${type} signature does not verify`);
   }
-  return o.body as B;
+  return { body: o.body as B, canonicalBody };
 }

@@ -1,7 +1,7 @@
 /**
  * `parley store …`: run a merchant's store daemon and list the contracts it signed.
  *
- *   parley store start     --config store.json [--home DIR] [--nats URL] [--json]
+ *   parley store start     --config store.json [--home DIR] [--nats URL] [--passphrase-file F] [--json]
  *   parley store contracts [--config store.json | --id ID] [--home DIR] [--json]
  *
  * The store keeps its files in `<home>/store/<id>` (store/files.ts). NATS: --nats, else the
@@ -20,11 +20,12 @@ import { parleyHome } from '../cli/kit/home-dir.js';
 import { shutdown, stopSignal } from '../cli/kit/daemon.js';
 import { UsageError, action, commandGroup, emit, note, type OutputOptions } from '../cli/kit/output.js';
 import { natsOptionsFrom, withNatsOptions, type NatsFlags } from '../cli/kit/nats-options.js';
+import { passphraseFrom, readIdentityKey, withPassphraseOption, type PassphraseFlags } from '../cli/kit/passphrase.js';
 import { loadStoreConfig, type StoreConfig } from './config.js';
 import { StoreDaemon } from './daemon.js';
 import { listContracts, type ContractSummary } from './listing.js';
 
-interface StoreFlags extends OutputOptions, NatsFlags {
+interface StoreFlags extends OutputOptions, NatsFlags, PassphraseFlags {
   config?: string;
   home?: string;
   id?: string;
@@ -59,10 +60,10 @@ async function runStart(flags: StoreFlags): Promise<void> {
   if (!flags.config) throw new UsageError('--config store.json is required');
   const config = loadStoreConfig(flags.config);
   const ca = parseCertificate(readText(config.identity.ca, 'CA certificate'));
-  const self = selfFrom(readText(config.identity.cert, 'store certificate'), readText(config.identity.key, 'store key'));
+  const self = selfFrom(readText(config.identity.cert, 'store certificate'), readIdentityKey(config.identity.key, 'store key', passphraseFrom(flags)));
   const trust = caTrust(ca);
   const where = await resolveNats(flags, config);
-  const nc = await connectNats({ ...natsOptionsFrom(flags, `parley-store-${config.id}`), servers: where.servers });
+  const nc = await connectNats({ ...natsOptionsFrom(flags, `parley-store-${config.id}`, config.id), servers: where.servers });
   let store: StoreDaemon | undefined;
   try {
     store = await StoreDaemon.open({ nc, config, self, trust, ca, dataDir: storeDataDir(config.id, flags.home), log: (l) => note(flags, l) });
@@ -108,13 +109,16 @@ async function runContracts(flags: StoreFlags): Promise<void> {
 
 export function storeCommand(): Command {
   const store = commandGroup('store', "a merchant's store: hosts Invite Agents, sends Sales Agents, signs contracts");
-  withNatsOptions(
-    store
-      .command('start')
-      .description('run the store daemon (data in <home>/store/<id>)')
-      .option('--config <file>', 'store config file (format: store/config.ts)')
-      .option('--home <dir>', 'Parley data directory (default $PARLEY_HOME or $XDG_DATA_HOME/parley)')
-      .option('--json', 'print one JSON document when running'),
+  withPassphraseOption(
+    withNatsOptions(
+      store
+        .command('start')
+        .description('run the store daemon (data in <home>/store/<id>)')
+        .option('--config <file>', 'store config file (format: store/config.ts)')
+        .option('--home <dir>', 'Parley data directory (default $PARLEY_HOME or $XDG_DATA_HOME/parley)')
+        .option('--json', 'print one JSON document when running'),
+    ),
+    "decrypts the store's identity key",
   ).action(action(runStart));
   store
     .command('contracts')

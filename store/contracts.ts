@@ -209,7 +209,8 @@ export class ContractDesk {
     const other = files.sessionContract(p.sn);
     if (other && other !== id) {
       const prior = files.contract(other);
-      if (!prior || !ENDED_UNBOUND.has(prior.state)) {
+      // a claim without its record: the store died between the two writes below, having signed nothing
+      if (prior && !ENDED_UNBOUND.has(prior.state)) {
         throw parleyError('ERR_EXCHANGE_STATE', `this store already signed contract ${other} in session ${p.sn}`);
       }
     }
@@ -236,12 +237,15 @@ export class ContractDesk {
       countersignedAt: new Date(now).toISOString(),
       updated: new Date(now).toISOString(),
     };
+    // the session is claimed first: a store killed between the two writes has a claim without
+    // a contract (harmless, see above), never a contract the session does not know of, which
+    // would let a second contract of the same session through
+    if (other !== id && !files.claimSession(p.sn, id)) files.reassignSession(p.sn, id);
     // durable before SG_S leaves: a store that restarts still knows it must resolve
     if (!files.createContract(rec)) {
       const raced = files.contract(id)!;
       return { reply: this.knownOffer(id, raced.buyer, raced)!, fresh: false };
     }
-    if (!files.claimSession(p.sn, id)) files.reassignSession(p.sn, id);
     this.resolver.arm(rec);
     return { reply: { contractId: id, merchantSignature }, fresh: true };
   }

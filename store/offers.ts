@@ -21,6 +21,7 @@ import { subjects } from '../protocol/subjects.js';
 import { findOffer, bidsFor } from './catalogue.js';
 import type { CatalogueEntry } from './config.js';
 import type { OfferRecord } from './files.js';
+import { backoffDelay } from '../agents/transport/retry.js';
 import { codeOf, sleep, TRANSIENT_CODES, type StoreContext } from './context.js';
 
 /** How long the Agent Home has to acknowledge a Sales Agent. */
@@ -123,7 +124,6 @@ export class SalesDispatcher {
     const rec = ctx.files.offer(sn);
     if (!rec || ctx.files.dispatch(sn)) return;
     const expires = Date.parse(rec.agent.header.body.expires);
-    let wait = FIRST_RETRY_MS;
     for (let attempt = 1; !ctx.stopping.aborted; attempt++) {
       if (Date.now() >= expires) {
         ctx.files.setDispatch(sn, { state: 'expired', at: new Date().toISOString(), detail: 'the Sales Agent expired before the Agent Home acknowledged it' });
@@ -150,8 +150,7 @@ export class SalesDispatcher {
           return;
         }
         if (attempt === 1) ctx.log(`session ${sn}: Sales Agent not acknowledged yet (${code}); retrying`);
-        await sleep(Math.min(wait, expires - Date.now()), ctx.stopping);
-        wait = Math.min(wait * 2, MAX_RETRY_MS);
+        await sleep(Math.min(backoffDelay(attempt, FIRST_RETRY_MS, MAX_RETRY_MS), expires - Date.now()), ctx.stopping);
       }
     }
   }

@@ -9,6 +9,7 @@ import { REGISTER_TYPE, RegisterReplySchema } from '../protocol/directory.js';
 import { parleyError } from '../protocol/errors.js';
 import { signRequest } from '../protocol/signed-request.js';
 import { subjects } from '../protocol/subjects.js';
+import { backoffDelay } from '../agents/transport/retry.js';
 import { codeOf, sleep, type StoreContext } from './context.js';
 
 const REGISTER_TIMEOUT_MS = 5000;
@@ -18,7 +19,6 @@ const MAX_RETRY_MS = 10_000;
 /** Resolves true once registered, false if the daemon stopped first. */
 export async function registerWithHome(ctx: StoreContext): Promise<boolean> {
   const { config, self } = ctx;
-  let wait = FIRST_RETRY_MS;
   for (let attempt = 1; !ctx.stopping.aborted; attempt++) {
     try {
       const req = signRequest(REGISTER_TYPE, { categories: config.categories, name: config.name }, config.home, self);
@@ -29,8 +29,7 @@ export async function registerWithHome(ctx: StoreContext): Promise<boolean> {
     } catch (err) {
       // the first failure and then every tenth, so a long wait for the Agent Home stays readable
       if (attempt === 1 || attempt % 10 === 0) ctx.log(`not registered with ${config.home} yet (${codeOf(err)}: ${(err as Error).message}); retrying`);
-      await sleep(wait, ctx.stopping);
-      wait = Math.min(wait * 2, MAX_RETRY_MS);
+      await sleep(backoffDelay(attempt, FIRST_RETRY_MS, MAX_RETRY_MS), ctx.stopping);
     }
   }
   return false;

@@ -21,6 +21,7 @@ import { subjects } from '../protocol/subjects.js';
 import { assertContractPayload } from '../protocol/contract.js';
 import { openAbortToken, RESOLVE_TYPE, ResolveReplySchema, type ResolveReply } from '../protocol/exchange.js';
 import type { ContractRecord } from './files.js';
+import { backoffDelay } from '../agents/transport/retry.js';
 import { codeOf, sleep, type KeyedLock, type StoreContext } from './context.js';
 
 const RESOLVE_TIMEOUT_MS = 10_000;
@@ -86,8 +87,7 @@ export class Resolver {
 
   private async run(id: string): Promise<void> {
     const { ctx } = this;
-    let wait = FIRST_RETRY_MS;
-    while (!ctx.stopping.aborted) {
+    for (let attempt = 1; !ctx.stopping.aborted; attempt++) {
       const rec = ctx.files.contract(id);
       if (!rec || rec.state !== 'countersigned') return;
       const deadline = Date.parse(rec.exchangeDeadline);
@@ -110,8 +110,7 @@ export class Resolver {
         }
         await this.settle(id, (r) => ({ ...r, resolveAttempts: (r.resolveAttempts ?? 0) + 1, lastError: errorToWire(err) }));
         ctx.log(`contract ${id}: resolve not done (${code}: ${(err as Error).message}); retrying`);
-        await sleep(Math.min(wait, Math.max(0, deadline - Date.now())), ctx.stopping);
-        wait = Math.min(wait * 2, MAX_RETRY_MS);
+        await sleep(Math.min(backoffDelay(attempt, FIRST_RETRY_MS, MAX_RETRY_MS), Math.max(0, deadline - Date.now())), ctx.stopping);
       }
     }
   }

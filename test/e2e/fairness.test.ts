@@ -164,7 +164,7 @@ test('timeliness: after the exchange deadline the Agent Home refuses to resolve,
   await new Promise((r) => setTimeout(r, Date.parse(x.exchangeDeadline) - Date.now() + 50));
   await rejectsCode(() => resolveAsMerchant(x), 'ERR_EXCHANGE_DEADLINE');
   // the real store, too, gives up by the deadline instead of hanging: offer it and withhold
-  const late = await client.sign(sn, merchants[1]!, { withhold: true, completeWithinMs: 100, resolveWindowMs: 30_000 });
+  const late = await client.sign(sn, merchants[1]!, { withhold: true, completeWithinMs: 2000, resolveWindowMs: 30_000 });
   await eventually('the store ended the exchange', () => {
     const c = listContracts(world.stores.get(merchants[1]!)!.dataDir).find((y) => y.contractId === late.contractId);
     return c && c.state !== 'countersigned' ? c : undefined;

@@ -24,6 +24,19 @@ export function parleySync(args: string[], env: Record<string, string> = {}): Ru
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** `parleySync` without blocking the event loop, so several commands (and this process's servers) run at once. */
+export function parleyRun(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 /** Parses stdout as exactly one JSON document (what --json promises). */
 export function jsonOf<T = Record<string, unknown>>(r: Run): T {
   try {

@@ -3,7 +3,9 @@
  * nats-server, with the same classes the daemons run: a CA, an Agent Home, stores built
  * from examples/store-*.json, and buyers. Each party has its own NATS connection.
  * A `wiretap` records every message on Parley's subjects, for the anonymity and optimism
- * properties.
+ * properties. With `broker`, the server runs the configuration of `parley home init`
+ * (TLS, one nkey per party, per-role permissions) and each party connects with its own
+ * credentials and inbox prefix; there is no wiretap then (nobody may listen to everything).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +24,7 @@ import { parseStoreConfig, type StoreConfig } from '../../store/config.js';
 import { BuyerClient } from '../../buyer-cli/client.js';
 import { BuyerFiles } from '../../buyer-cli/state.js';
 import type { PurchaseRequest } from '../../protocol/commerce.js';
+import { brokerConnection, brokerPaths, initBroker } from '../../agent-home/init.js';
 
 export const EXAMPLES = join(REPO_ROOT, 'examples');
 export const LAPTOPS: PurchaseRequest = { item: 'laptop-pro-14', category: 'laptops', quantity: 2, currency: 'EUR', attributes: { ram: '32GB' } };
@@ -59,16 +62,31 @@ export interface World {
   startStore(file: string, overrides?: Record<string, unknown>): Promise<StoreHandle>;
   stopStore(id: string): Promise<void>;
   restartHome(): Promise<void>;
+  /** with `broker`: its directory (server.conf, tls/, nkeys/) and how a party connects */
+  broker?: { dir: string; connect(id: string, name?: string): Promise<NatsConnection> };
 }
 
 export interface WorldOptions {
   stores?: string[];
   settings?: Partial<HomeSettings>;
+  /** run the server secured by `parley home init`, with these buyers besides the Agent Home and the stores */
+  broker?: { buyers: string[] };
 }
 
 export function worldSuite<T>(suite: Test<T>, opts: WorldOptions = {}): World {
-  const nats = natsSuite(suite);
   const tmp = tempDir('parley-world-');
+  const brokerDir = opts.broker ? join(tmp.path, 'broker') : undefined;
+  if (brokerDir) {
+    // registered before the server's own hook, which needs the configuration
+    suite.before(async () => {
+      const stores = (opts.stores ?? ['store-a.json', 'store-b.json', 'store-c.json']).map((f) => (JSON.parse(readFileSync(join(EXAMPLES, f), 'utf8')) as { id: string }).id);
+      const parties = [...stores.map((id) => ({ role: 'merchant' as const, id })), ...opts.broker!.buyers.map((id) => ({ role: 'buyer' as const, id }))];
+      await initBroker({ dir: brokerDir, home: 'home', parties });
+    });
+  }
+  const nats = natsSuite(suite, brokerDir ? { configFile: brokerPaths(brokerDir).config, storeDir: join(tmp.path, 'jetstream') } : {});
+  /** a connection as party `id` (its own credentials on a secured server) */
+  const connectAs = (id: string, name: string) => nats.connect(name, brokerDir ? brokerConnection(brokerDir, id) : {});
   const secrets = generateHomeSecrets();
   const selves = new Map<string, Self>();
   let tap: Subscription | undefined;
@@ -76,7 +94,7 @@ export function worldSuite<T>(suite: Test<T>, opts: WorldOptions = {}): World {
   const w: Partial<World> & { stores: Map<string, StoreHandle>; wire: Captured[] } = { stores: new Map(), wire: [] };
 
   const openHome = async () => {
-    homeNc = await nats.connect('parley-home');
+    homeNc = await connectAs('home', 'parley-home');
     w.home = await AgentHome.open({ nc: homeNc, self: w.homeSelf!, trust: w.pki!.trust, ca: w.pki!.ca.certificate, secrets, settings: { hopTimeoutMs: 1000, ...opts.settings } });
     await w.home.start();
   };
@@ -91,7 +109,7 @@ export function worldSuite<T>(suite: Test<T>, opts: WorldOptions = {}): World {
     writeFileSync(join(dir, `${raw.id}.pem`), self.certPem);
     writeFileSync(join(dir, `${raw.id}.key`), ed25519PrivateKeyPem(self.secretKey), { mode: 0o600 });
     const config = parseStoreConfig(raw, dir);
-    const nc = await nats.connect(`parley-store-${raw.id}`);
+    const nc = await connectAs(raw.id, `parley-store-${raw.id}`);
     const dataDir = join(dir, 'data');
     const daemon = await StoreDaemon.open({ nc, config, self, trust: w.pki!.trust, ca: w.pki!.ca.certificate, dataDir });
     await daemon.start();
@@ -118,15 +136,17 @@ export function worldSuite<T>(suite: Test<T>, opts: WorldOptions = {}): World {
     const self = selves.get(id) ?? (await w.pki!.party(id, 'buyer'));
     selves.set(id, self);
     const files = new BuyerFiles(join(tmp.path, 'buyers', id));
-    const nc = await nats.connect(`parley-buyer-${id}`);
+    const nc = await connectAs(id, `parley-buyer-${id}`);
     return { client: new BuyerClient({ nc, self, trust: w.pki!.trust, ca: w.pki!.ca.certificate, home: w.homeSelf!.id, files }), self, files };
   };
 
   suite.before(async () => {
     w.pki = await testPki();
     w.homeSelf = await w.pki.party('home', 'agent-home');
-    const tapNc = await nats.connect('wiretap');
-    tap = tapNc.subscribe('parley.v1.>', { callback: (_e, m) => w.wire.push({ subject: m.subject, text: new TextDecoder().decode(m.data), at: Date.now() }) });
+    if (!brokerDir) {
+      const tapNc = await nats.connect('wiretap');
+      tap = tapNc.subscribe('parley.v1.>', { callback: (_e, m) => w.wire.push({ subject: m.subject, text: new TextDecoder().decode(m.data), at: Date.now() }) });
+    }
     await openHome();
     for (const f of opts.stores ?? ['store-a.json', 'store-b.json', 'store-c.json']) await w.startStore!(f);
     // wait until every store is in the directory
@@ -141,6 +161,7 @@ export function worldSuite<T>(suite: Test<T>, opts: WorldOptions = {}): World {
   });
 
   Object.defineProperty(w, 'nats', { value: nats });
+  if (brokerDir) w.broker = { dir: brokerDir, connect: (id, name = `parley-${id}`) => connectAs(id, name) };
   Object.defineProperty(w, 'dir', { get: () => tmp.path });
   return w as World;
 }

@@ -9,7 +9,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
 import { natsSuite } from '../helpers/nats.js';
@@ -66,6 +66,7 @@ const conns = new Map<string, NatsConnection>();
 const stores = new Map<string, StoreDaemon>();
 const logs: string[] = [];
 let s1: BuyerSession;
+let s2: BuyerSession;
 
 function storeConfig(id: string): StoreConfig {
   return parseStoreConfig(
@@ -342,7 +343,7 @@ test('a store stopped after countersigning resolves through the Agent Home after
 });
 
 test('an exchange the buyer aborted first ends aborted, with the Agent Home’s token', async () => {
-  const s2 = await buyerNotify(ncBuyer, alice, pki.trust, 'home', { request: REQUEST, rules: RULES, deadlineMs: 30_000 });
+  s2 = await buyerNotify(ncBuyer, alice, pki.trust, 'home', { request: REQUEST, rules: RULES, deadlineMs: 30_000 });
   const agreement = await waitForAgreement(ncBuyer, s2, 'shop-a');
   const c = buildContract(s2, agreement, times(1000));
   await offerContract('shop-a', alice, c);
@@ -359,6 +360,17 @@ test('an exchange the buyer aborted first ends aborted, with the Agent Home’s 
   const listed = listContracts(dataDir('shop-a')).find((l) => l.contractId === c.contractId);
   assert.is(listed?.state, 'aborted');
   assert.is(listed?.contractFile, undefined);
+});
+
+test('a session claim left without its contract by a crash blocks nothing; the contract then holds the session', async () => {
+  const agreement = await waitForAgreement(ncBuyer, s2, 'shop-b');
+  // what a store killed between claiming the session and storing the contract leaves behind
+  mkdirSync(join(dataDir('shop-b'), 'sessions'), { recursive: true });
+  writeFileSync(join(dataDir('shop-b'), 'sessions', `${s2.sn}.json`), JSON.stringify({ contractId: 'never-stored', at: new Date().toISOString() }));
+  const c = buildContract(s2, agreement, times(20_000));
+  assert.is((await offerContract('shop-b', alice, c)).contractId, c.contractId);
+  assert.is(record('shop-b', c.contractId)?.state, 'countersigned');
+  await rejectsCode(() => offerContract('shop-b', alice, buildContract(s2, agreement, times(25_000))), 'ERR_EXCHANGE_STATE', 'still one contract per session');
 });
 
 test.run();

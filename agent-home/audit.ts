@@ -1,0 +1,263 @@
+/**
+ * The Agent Home's audit log: every state change (session opened, escrow stored, invite
+ * sent / home / lost, negotiation outcome, agreement, resolution, abort, merchant
+ * registered) is appended to the JetStream stream PARLEY_AUDIT as a signed record
+ * (signed-object type `audit-record`, Ed25519 with the Agent Home's identity key):
+ *
+ *   { seq, at, event, sn?, details, prev }
+ *
+ * `seq` is the record's own stream sequence and `prev` the SHA-256 (hex) of the previous
+ * record's bytes as stored (64 zeros for the first), so a record that is removed, altered,
+ * reordered or slipped in breaks a link or a signature. `details` never holds a secret: no
+ * d2, no rules, no key (checked on every append).
+ *
+ * Several Agent Home processes may share the stream: each append states the stream's last
+ * sequence it links to (`expect: { lastSequence }`), so two appends can never both link to
+ * the same record (the chain never forks); the loser reads the new tail and tries again.
+ * Each event has a message id (`<event>:<key>`), so an append repeated after a crash or a
+ * lost acknowledgement is stored once.
+ */
+import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import { canonicalBytes, type JsonValue } from '../crypto/canonical.js';
+import { toHex } from '../crypto/bytes.js';
+import { sha256 } from '../crypto/hash.js';
+import { openSignedObject, signObject, type SignedObject } from '../crypto/signed.js';
+import { isParleyError } from '../crypto/errors.js';
+import { checkPartyId } from '../protocol/subjects.js';
+import { isTransient, retry } from '../agents/transport/retry.js';
+
+export const AUDIT_STREAM = 'PARLEY_AUDIT';
+export const AUDIT_TYPE = 'audit-record';
+export const AUDIT_SUBJECTS = 'parley.v1.audit.>';
+export const auditSubject = (homeId: string) => `parley.v1.audit.${checkPartyId(homeId, 'home id')}`;
+/** `prev` of the first record */
+export const GENESIS = '0'.repeat(64);
+
+export const AUDIT_EVENTS = [
+  'session-opened',
+  'escrow-stored',
+  'invite-sent',
+  'invite-home',
+  'invite-lost',
+  'nobody-to-invite',
+  'negotiation',
+  'agreement',
+  'resolution',
+  'abort',
+  'merchant-registered',
+] as const;
+export type AuditEvent = (typeof AUDIT_EVENTS)[number];
+
+export type AuditDetails = { [key: string]: JsonValue };
+
+export interface AuditRecord {
+  seq: number;
+  at: string;
+  event: AuditEvent;
+  sn?: string;
+  details: AuditDetails;
+  prev: string;
+}
+
+/** Field names that would carry a secret; a record holding one is refused. */
+const SECRET_FIELDS = new Set(['d2', 'd1', 'd', 'p', 'q', 'rules', 'key', 'keys', 'secret', 'secretkey', 'masterkey', 'sealed', 'sg1', 'sg', 'escrow']);
+
+function assertNoSecrets(v: JsonValue, path = 'details'): void {
+  if (Array.isArray(v)) v.forEach((x, i) => assertNoSecrets(x, `${path}[${i}]`));
+  else if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      if (SECRET_FIELDS.has(k.toLowerCase())) throw new TypeError(`audit ${path}.${k}: secrets never go into the audit log`);
+      assertNoSecrets(x, `${path}.${k}`);
+    }
+  }
+}
+
+/** JetStream's code for a failed `Nats-Expected-Last-Sequence` check. */
+const WRONG_LAST_SEQUENCE = 10071;
+const HOUR_NS = 3600 * 1e9;
+
+export async function ensureAuditStream(jsm: JetStreamManager, replicas = 1): Promise<void> {
+  try {
+    await jsm.streams.info(AUDIT_STREAM);
+  } catch (e) {
+    if ((e as { code?: string }).code !== '404') throw e;
+    await jsm.streams.add({ name: AUDIT_STREAM, subjects: [AUDIT_SUBJECTS], num_replicas: replicas, allow_direct: true, duplicate_window: 24 * HOUR_NS });
+  }
+}
+
+function hashOf(raw: Uint8Array): string {
+  return toHex(sha256(raw));
+}
+
+export class AuditLog {
+  /** the last record this process knows of (refreshed from the stream on conflict) */
+  private tail?: { seq: number; hash: string };
+  private queue: Promise<unknown> = Promise.resolve();
+  /** records appended by this process (tests) */
+  appended = 0;
+
+  private constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly subject: string,
+    private readonly secretKey: Uint8Array,
+  ) {}
+
+  static async open(nc: NatsConnection, self: { id: string; secretKey: Uint8Array }, opts: { replicas?: number } = {}): Promise<AuditLog> {
+    const jsm = await nc.jetstreamManager();
+    await retry(() => ensureAuditStream(jsm, opts.replicas));
+    return new AuditLog(nc.jetstream(), jsm, auditSubject(self.id), self.secretKey);
+  }
+
+  /**
+   * Appends one record; `key` identifies the state change (with the event, the message id),
+   * so appending the same change again stores nothing new. Returns the record's sequence.
+   * Appends of one process go one at a time, in call order.
+   */
+  append(event: AuditEvent, key: string, details: AuditDetails, sn?: string): Promise<number> {
+    assertNoSecrets(details);
+    const run = this.queue.then(() => this.appendNow(event, `${event}:${key}`, details, sn));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async appendNow(event: AuditEvent, msgID: string, details: AuditDetails, sn: string | undefined): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      const tail = this.tail ?? (await retry(() => this.readTail()));
+      const body: AuditRecord = { seq: tail.seq + 1, at: new Date().toISOString(), event, ...(sn ? { sn } : {}), details, prev: tail.hash };
+      const raw = canonicalBytes(signObject(AUDIT_TYPE, body, this.secretKey));
+      try {
+        const ack = await this.js.publish(this.subject, raw, { msgID, expect: { lastSequence: tail.seq } });
+        if (ack.duplicate) {
+          this.tail = undefined; // recorded before; where the chain ends now is unknown here
+        } else {
+          this.tail = { seq: ack.seq, hash: hashOf(raw) };
+          this.appended++;
+        }
+        return ack.seq;
+      } catch (e) {
+        this.tail = undefined;
+        const conflict = (e as { api_error?: { err_code?: number } }).api_error?.err_code === WRONG_LAST_SEQUENCE;
+        // another process appended first (or JetStream was briefly away): link to the new tail
+        if (attempt >= 50 || (!conflict && !isTransient(e))) throw e;
+        await new Promise((r) => setTimeout(r, Math.min(500, 5 * attempt) * (0.5 + Math.random())));
+      }
+    }
+  }
+
+  private async readTail(): Promise<{ seq: number; hash: string }> {
+    const last = (await this.jsm.streams.info(AUDIT_STREAM)).state.last_seq;
+    if (last === 0) return { seq: 0, hash: GENESIS };
+    try {
+      return { seq: last, hash: hashOf((await this.jsm.streams.getMessage(AUDIT_STREAM, { seq: last })).data) };
+    } catch (e) {
+      // the last record was deleted: the log is broken there already (verify says so);
+      // new records still link to the stream's end
+      if ((e as { code?: string }).code === '404') return { seq: last, hash: GENESIS };
+      throw e;
+    }
+  }
+}
+
+/** One stream position as read back: the bytes, or nothing when the message is gone. */
+export interface AuditEntry {
+  seq: number;
+  raw?: Uint8Array;
+}
+
+/** Every position of the stream from 1 to its last sequence (deleted ones without bytes). */
+export async function readAuditLog(jsm: JetStreamManager): Promise<AuditEntry[]> {
+  let last: number;
+  try {
+    last = (await retry(() => jsm.streams.info(AUDIT_STREAM))).state.last_seq;
+  } catch (e) {
+    if ((e as { code?: string }).code === '404') return [];
+    throw e;
+  }
+  const out: AuditEntry[] = [];
+  for (let seq = 1; seq <= last; seq++) {
+    try {
+      out.push({ seq, raw: (await retry(() => jsm.streams.getMessage(AUDIT_STREAM, { seq }))).data });
+    } catch (e) {
+      if ((e as { code?: string }).code !== '404') throw e;
+      out.push({ seq });
+    }
+  }
+  return out;
+}
+
+export interface AuditCheck {
+  ok: boolean;
+  /** records read (positions with bytes) */
+  records: number;
+  /** the first position where a signature or a link does not hold */
+  firstBroken?: { seq: number; reason: string };
+}
+
+/** Parses a record without checking it (for display); undefined when unreadable. */
+export function parseAuditRecord(raw: Uint8Array): SignedObject<AuditRecord> | undefined {
+  try {
+    const o = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw)) as SignedObject<AuditRecord>;
+    return o && typeof o === 'object' && o.body && typeof o.body === 'object' ? o : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Checks the whole log against the Agent Home's public key: each position holds a record,
+ * signed by that key, stating its own sequence and linking to the bytes of the one before.
+ */
+export function verifyAuditLog(entries: readonly AuditEntry[], publicKey: Uint8Array): AuditCheck {
+  let prev = GENESIS;
+  let records = 0;
+  const broken = (seq: number, reason: string): AuditCheck => ({ ok: false, records: entries.filter((e) => e.raw).length, firstBroken: { seq, reason } });
+  let expected = 1;
+  for (const e of entries) {
+    if (e.seq !== expected) return broken(expected, 'record missing');
+    expected++;
+    if (!e.raw) return broken(e.seq, 'record missing (deleted from the stream)');
+    records++;
+    let body: AuditRecord;
+    try {
+      body = openSignedObject<AuditRecord>(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(e.raw)), AUDIT_TYPE, publicKey);
+    } catch (err) {
+      return broken(e.seq, isParleyError(err) && err.code === 'ERR_OBJECT_SIGNATURE_INVALID' ? "signature is not the Agent Home's" : `not a signed audit record (${isParleyError(err) ? err.code : 'unreadable'})`);
+    }
+    if (body.seq !== e.seq) return broken(e.seq, `record states sequence ${String(body.seq)}, stored at ${e.seq}`);
+    if (body.prev !== prev) return broken(e.seq, e.seq === 1 ? 'first record does not start the chain' : `link to record ${e.seq - 1} does not match`);
+    if (!(AUDIT_EVENTS as readonly string[]).includes(body.event)) return broken(e.seq, `unknown event ${JSON.stringify(body.event)}`);
+    prev = hashOf(e.raw);
+  }
+  return { ok: true, records };
+}
+
+/** What `parley home audit` prints: every readable record, and the check when asked for. */
+export interface AuditReport {
+  records: Array<AuditRecord | { seq: number; unreadable: true }>;
+  verified?: AuditCheck;
+}
+
+export function auditReport(entries: readonly AuditEntry[], publicKey?: Uint8Array): AuditReport {
+  const records: AuditReport['records'] = [];
+  for (const e of entries) {
+    if (!e.raw) continue;
+    const r = parseAuditRecord(e.raw);
+    records.push(r ? r.body : { seq: e.seq, unreadable: true });
+  }
+  return { records, ...(publicKey ? { verified: verifyAuditLog(entries, publicKey) } : {}) };
+}
+
+export function renderAudit(r: AuditReport): string {
+  const lines = r.records.map((x) =>
+    'unreadable' in x
+      ? `#${x.seq}  (unreadable)`
+      : `#${x.seq}  ${x.at}  ${x.event.padEnd(19)} ${x.sn ? `session ${x.sn.slice(0, 12)}  ` : ''}${Object.entries(x.details)
+          .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+          .join(' ')}`,
+  );
+  if (!lines.length) lines.push('the audit log is empty');
+  const v = r.verified;
+  if (v) lines.push(v.ok ? `audit log verified: ${v.records} records, every signature and link holds` : `audit log BROKEN at record #${v.firstBroken!.seq}: ${v.firstBroken!.reason}`);
+  return lines.join('\n');
+}
