@@ -26,7 +26,7 @@ import type { JwsSignature } from '../crypto/jws.js';
 import type { AbortToken, MailMessage } from '../protocol/exchange.js';
 import type { Round } from '../agents/negotiation.js';
 import type { Envelope, Visit } from '../agents/runtime/envelope.js';
-import { createJson, getJson, listKeys, putJson, updateJson } from '../agents/storage/kv.js';
+import { createJson, getJson, putJson, updateJson } from '../agents/storage/kv.js';
 import { retry } from '../agents/transport/retry.js';
 import { readAuditLog, type AuditEntry } from './audit.js';
 
@@ -154,6 +154,20 @@ export class HomeState {
     );
   }
 
+  /**
+   * The keys of a bucket, from its stream's list of subjects: one request, and no consumer.
+   * (nats.js's `kv.keys()` runs an ordered consumer that can miss its end and never finish
+   * while the bucket is written to — seen when a session was listed while its invitation was
+   * being recorded.) These buckets never delete keys; callers read each record anyway.
+   */
+  private async keysOf(bucket: string): Promise<string[]> {
+    const info = await retry(() => this.jsm.streams.info(`KV_${bucket}`, { subjects_filter: '>' }));
+    const prefix = `$KV.${bucket}.`;
+    return Object.keys(info.state.subjects ?? {})
+      .filter((s) => s.startsWith(prefix))
+      .map((s) => s.slice(prefix.length));
+  }
+
   /** A record's current value (reads are retried on transient failures). */
   read<T>(kv: KV, key: string): Promise<T | undefined> {
     return retry(() => getJson<T>(kv, key)).then((r) => r?.value);
@@ -187,17 +201,17 @@ export class HomeState {
   }
   async merchants(): Promise<DirectoryEntry[]> {
     const out: DirectoryEntry[] = [];
-    for (const k of await retry(() => listKeys(this.directory))) {
+    for (const k of await this.keysOf('parley_directory')) {
       const e = await this.read<DirectoryEntry>(this.directory, k);
       if (e) out.push(e);
     }
     return out.sort((a, b) => a.id.localeCompare(b.id));
   }
   async sessionNumbers(): Promise<string[]> {
-    return (await retry(() => listKeys(this.sessions))).sort();
+    return (await this.keysOf('parley_sessions')).sort();
   }
   async exchangeIds(): Promise<string[]> {
-    return retry(() => listKeys(this.exchanges));
+    return this.keysOf('parley_exchanges');
   }
 
   /**
