@@ -17,15 +17,15 @@ export const MAX_NESTING = 32;
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 
-function depthOk(value: unknown): boolean {
-  // iterative walk: a hostile document must not be able to overflow our stack
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length) {
-    const [v, d] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (d >= MAX_NESTING) return false;
-    for (const child of Object.values(v as object)) stack.push([child, d + 1]);
+function depthOk(value: unknown, depth = 0): boolean {
+  // the recursion stops at MAX_NESTING, so a hostile document cannot overflow our stack
+  if (value === null || typeof value !== 'object') return true;
+  if (depth >= MAX_NESTING) return false;
+  if (Array.isArray(value)) {
+    for (const child of value) if (!depthOk(child, depth + 1)) return false;
+    return true;
   }
+  for (const child of Object.values(value)) if (!depthOk(child, depth + 1)) return false;
   return true;
 }
 

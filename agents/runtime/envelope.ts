@@ -16,9 +16,9 @@
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '../../crypto/hash.js';
 import { z } from 'zod';
-import { canonicalBytes } from '../../crypto/canonical.js';
-import { concatBytes, toB64u, utf8, equalBytes, fromB64u } from '../../crypto/bytes.js';
-import { openSignedObject, signObject, type SignedObject } from '../../crypto/signed.js';
+import { canonicalJson } from '../../crypto/canonical.js';
+import { toB64u, utf8, equalBytes, fromB64u } from '../../crypto/bytes.js';
+import { canonicalSignedJson, openSignedObjectCanonical, signObject, type SignedObject } from '../../crypto/signed.js';
 import { parleyError } from '../../protocol/errors.js';
 import { b64u, isoTime, partyId, pem, signedObject } from '../../protocol/wire.js';
 import type { PartyIdentity, Role, Self, Trust } from './trust.js';
@@ -82,13 +82,21 @@ export function newAgentId(): string {
   return toB64u(randomBytes(16));
 }
 
+const PAYLOAD_TAG = utf8('parley/v1/agent-payload\u0000');
+const LINK_TAG = utf8('parley/v1/visit-link\u0000');
+
 export function payloadHash(payload: unknown): string {
-  return toB64u(sha256(concatBytes(utf8('parley/v1/agent-payload'), new Uint8Array([0]), canonicalBytes(payload))));
+  return toB64u(sha256(PAYLOAD_TAG, utf8(canonicalJson(payload))));
 }
 
 /** Hash that links a record (or the header) into the visit log. */
 export function linkHash(obj: SignedObject<unknown>): string {
-  return toB64u(sha256(concatBytes(utf8('parley/v1/visit-link'), new Uint8Array([0]), canonicalBytes(obj))));
+  return toB64u(linkDigest(canonicalJson(obj)));
+}
+
+/** The link hash from the signed object's canonical JSON (see `canonicalSignedJson`). */
+function linkDigest(canonicalSigned: string): Uint8Array {
+  return sha256(LINK_TAG, utf8(canonicalSigned));
 }
 
 export interface NewAgent {
@@ -146,13 +154,15 @@ export interface VerifiedAgent {
  */
 export function verifyAgent(env: Envelope, trust: Trust, issuerRoles: readonly Role[], now = Date.now()): VerifiedAgent {
   const issuer = trust.verify(env.issuerCert, issuerRoles);
-  const header = openSignedObject<AgentHeader>(env.header, AGENT_HEADER_TYPE, issuer.publicKey, 'ERR_AGENT_HEADER_INVALID');
+  const opened = openSignedObjectCanonical<AgentHeader>(env.header, AGENT_HEADER_TYPE, issuer.publicKey, 'ERR_AGENT_HEADER_INVALID');
+  const header = opened.body;
   if (header.issuer !== issuer.id || header.home !== issuer.id) throw parleyError('ERR_AGENT_HEADER_INVALID', 'agent header names another issuer than its certificate');
   if (header.kind !== env.kind || header.id !== env.id) throw parleyError('ERR_AGENT_HEADER_INVALID', 'envelope kind or id differs from the signed header');
   if (payloadHash(env.payload) !== header.payloadHash) throw parleyError('ERR_AGENT_HEADER_INVALID', 'agent payload does not match the signed header');
   if (Date.parse(header.expires) <= now) throw parleyError('ERR_AGENT_EXPIRED', `agent ${env.id} expired at ${header.expires}`);
   if (env.hop > header.itinerary.length) throw parleyError('ERR_SCHEMA', 'hop is beyond the itinerary');
-  const visits = verifyVisitLog(env, trust);
+  // the header's body was canonicalised to check its signature: the log's first link reuses it
+  const visits = checkVisitLog(env, trust, linkDigest(canonicalSignedJson(env.header, opened.canonicalBody)));
   return { issuer, header, visits };
 }
 
@@ -163,9 +173,13 @@ export function verifyAgent(env: Envelope, trust: Trust, issuerRoles: readonly R
  * forged record breaks a link or a signature.
  */
 export function verifyVisitLog(env: Envelope, trust: Trust): Visit[] {
+  return checkVisitLog(env, trust, linkDigest(canonicalJson(env.header)));
+}
+
+function checkVisitLog(env: Envelope, trust: Trust, headerLink: Uint8Array): Visit[] {
   const out: Visit[] = [];
   const itinerary = env.header.body.itinerary;
-  let prev = linkHash(env.header);
+  let prev = headerLink;
   let lastHop = -1;
   env.visits.forEach((entry, i) => {
     const fail = (why: string) => parleyError('ERR_VISIT_LOG_INVALID', `visit record ${i}: ${why}`);
@@ -176,14 +190,15 @@ export function verifyVisitLog(env: Envelope, trust: Trust): Visit[] {
       throw parleyError('ERR_VISIT_LOG_INVALID', `visit record ${i}: signer certificate rejected (${(e as { code?: string }).code})`, e);
     }
     let v: Visit;
+    let canonicalBody: string;
     try {
-      v = openSignedObject<Visit>(entry.record, VISIT_TYPE, signer.publicKey);
+      ({ body: v, canonicalBody } = openSignedObjectCanonical<Visit>(entry.record, VISIT_TYPE, signer.publicKey));
     } catch (e) {
       throw parleyError('ERR_VISIT_LOG_INVALID', `visit record ${i}: signature does not verify`, e);
     }
     if (v.host !== signer.id) throw fail('signed by another host than it names');
     if (v.agent !== env.id) throw fail('belongs to another agent');
-    if (!equalBytes(fromB64u(v.prev, 'prev'), fromB64u(prev, 'prev'))) throw fail('hash link broken (record removed, reordered or altered)');
+    if (!equalBytes(fromB64u(v.prev, 'prev'), prev)) throw fail('hash link broken (record removed, reordered or altered)');
     // each itinerary index appears once (visited, or skipped by whoever tried to reach it),
     // in order, and only for hops the agent has already passed
     if (v.hop <= lastHop || v.hop >= env.hop) throw fail('hop out of order');
@@ -191,7 +206,8 @@ export function verifyVisitLog(env: Envelope, trust: Trust): Visit[] {
     if (v.event === 'visited' && (v.target !== v.host || planned !== v.host)) throw fail('visit by a host not planned at this hop');
     if (v.event === 'skipped' && planned !== v.target) throw fail('skip of a host not planned at this hop');
     lastHop = v.hop;
-    prev = linkHash(entry.record);
+    // the link to this record is checked by the next one, if any
+    if (i < env.visits.length - 1) prev = linkDigest(canonicalSignedJson(entry.record, canonicalBody));
     out.push(v);
   });
   return out;

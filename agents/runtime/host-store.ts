@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import type { KV, NatsConnection } from 'nats';
 import { createFileAtomic, readJsonFile, writeJsonAtomic } from '../storage/atomic-file.js';
 import type { Envelope } from './envelope.js';
-import { createJson, listKeys } from '../storage/kv.js';
+import { listKeys } from '../storage/kv.js';
+import { KvWriter } from '../storage/kv-writer.js';
 
 export type WorkPhase = 'accepted' | 'handled' | 'done';
 
@@ -26,8 +27,14 @@ export interface WorkState {
 }
 
 export interface HostStore {
-  accept(key: string, env: Envelope): Promise<'new' | 'duplicate'>;
+  /**
+   * Stores the arrival under `key` unless one is already there. `raw` is the envelope's JSON
+   * exactly as received (already parsed and validated into `env`), stored as it is rather
+   * than serialised again.
+   */
+  accept(key: string, env: Envelope, raw?: Uint8Array): Promise<'new' | 'duplicate'>;
   envelope(key: string): Promise<Envelope | undefined>;
+  /** The work state of `key`; undefined when nothing arrived under it. */
   state(key: string): Promise<WorkState | undefined>;
   setState(key: string, state: WorkState): Promise<void>;
   /** keys whose work is not done */
@@ -43,20 +50,26 @@ const dec = new TextDecoder();
 
 /** JetStream KV bucket `parley_host_<hostId>`: `in.<key>` envelope, `st.<key>` state. */
 export class JetStreamHostStore implements HostStore {
-  private constructor(private readonly kv: KV) {}
+  private constructor(
+    private readonly kv: KV,
+    /** writes (on the migration hot path); reads go through `kv` */
+    private readonly writer: KvWriter,
+  ) {}
 
   static async open(nc: NatsConnection, hostId: string, opts: { replicas?: number; ttlMs?: number } = {}): Promise<JetStreamHostStore> {
-    const kv = await nc.jetstream().views.kv(`parley_host_${hostId.replace(/-/g, '_')}`, {
+    const bucket = `parley_host_${hostId.replace(/-/g, '_')}`;
+    const kv = await nc.jetstream().views.kv(bucket, {
       history: 1,
       replicas: opts.replicas ?? 1,
       ttl: opts.ttlMs ?? 7 * 24 * 3600_000,
     });
-    return new JetStreamHostStore(kv);
+    return new JetStreamHostStore(kv, new KvWriter(nc, bucket));
   }
 
-  async accept(key: string, env: Envelope): Promise<'new' | 'duplicate'> {
+  async accept(key: string, env: Envelope, raw?: Uint8Array): Promise<'new' | 'duplicate'> {
     // one write: an arrival without a state record is in phase 'accepted'
-    return (await createJson(this.kv, `in.${key}`, env)) ? 'new' : 'duplicate';
+    // records are never deleted, so "never written" is "absent"
+    return (await this.writer.create(`in.${key}`, raw ?? enc.encode(JSON.stringify(env)))) ? 'new' : 'duplicate';
   }
 
   async envelope(key: string): Promise<Envelope | undefined> {
@@ -72,7 +85,7 @@ export class JetStreamHostStore implements HostStore {
   }
 
   async setState(key: string, state: WorkState): Promise<void> {
-    await this.kv.put(`st.${key}`, enc.encode(JSON.stringify(state)));
+    await this.writer.put(`st.${key}`, enc.encode(JSON.stringify(state)));
   }
 
   async pending(): Promise<string[]> {
@@ -90,8 +103,8 @@ export class JetStreamHostStore implements HostStore {
 export class FileHostStore implements HostStore {
   constructor(private readonly dir: string) {}
 
-  async accept(key: string, env: Envelope): Promise<'new' | 'duplicate'> {
-    return createFileAtomic(join(this.dir, `${key}.in.json`), JSON.stringify(env)) ? 'new' : 'duplicate';
+  async accept(key: string, env: Envelope, raw?: Uint8Array): Promise<'new' | 'duplicate'> {
+    return createFileAtomic(join(this.dir, `${key}.in.json`), raw ?? JSON.stringify(env)) ? 'new' : 'duplicate';
   }
 
   async envelope(key: string): Promise<Envelope | undefined> {

@@ -14,7 +14,7 @@ import { parleyError, isParleyError, ParleyError } from '../../protocol/errors.j
 import { subjects, queueGroup } from '../../protocol/subjects.js';
 import { decodeMessage, decodeReply, encodeJson, errorReply, okReply, MAX_MESSAGE_BYTES } from '../../protocol/wire.js';
 import { appendVisit, addressee, EnvelopeSchema, verifyAgent, type AgentHeader, type Envelope, type Visit, type VisitEntry } from './envelope.js';
-import { workKey, type HostStore } from './host-store.js';
+import { workKey, type HostStore, type WorkState } from './host-store.js';
 import type { PartyIdentity, Role, Self, Trust } from './trust.js';
 
 export interface ArrivedAgent {
@@ -36,6 +36,13 @@ export interface KindBehaviour {
 }
 
 export const AckSchema = z.strictObject({ accepted: z.literal(true), duplicate: z.boolean() });
+const ACK_NEW = okReply({ accepted: true, duplicate: false });
+const ACK_DUPLICATE = okReply({ accepted: true, duplicate: true });
+
+/** Resolves on the next turn of the event loop, after pending output has been written. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 export interface HostOptions {
   nc: NatsConnection;
@@ -108,8 +115,9 @@ export class AgentHost {
       const env = decodeMessage(EnvelopeSchema, msg.data, 'agent', this.opts.maxBytes ?? MAX_MESSAGE_BYTES);
       const agent = await this.check(env);
       const key = workKey(env.id, env.hop);
-      const outcome = await this.opts.store.accept(key, env);
-      msg.respond(okReply({ accepted: true, duplicate: outcome === 'duplicate' }));
+      // the bytes as received are what is stored: they parse back to exactly `env`
+      const outcome = await this.opts.store.accept(key, env, msg.data);
+      msg.respond(outcome === 'duplicate' ? ACK_DUPLICATE : ACK_NEW);
       if (outcome === 'new') this.process(key, agent);
     } catch (err) {
       if (!isParleyError(err)) this.report(err, 'arrival');
@@ -127,18 +135,33 @@ export class AgentHost {
     return agent;
   }
 
-  /** Runs one accepted arrival to completion; at most one run per key at a time. */
+  /**
+   * Runs one accepted arrival to completion; at most one run per key at a time. `checked` is
+   * given only by the host that has just stored the arrival as new.
+   */
   private process(key: string, checked?: ArrivedAgent): void {
-    if (this.running.has(key)) return;
-    const p = this.work(key, checked)
-      .catch((err) => this.report(err, `agent ${key}`))
-      .finally(() => this.running.delete(key));
-    this.running.set(key, p);
+    if (!this.running.has(key)) this.running.set(key, this.run(key, checked));
+  }
+
+  private async run(key: string, checked?: ArrivedAgent): Promise<void> {
+    try {
+      // the work starts on the next turn of the event loop, once the acknowledgement (which
+      // nats.js writes out in a microtask) has left: its synchronous start (the handler's
+      // first steps, the first store request) would otherwise delay the ack
+      await nextTurn();
+      await this.work(key, checked);
+    } catch (err) {
+      this.report(err, `agent ${key}`);
+    } finally {
+      this.running.delete(key);
+    }
   }
 
   private async work(key: string, checked?: ArrivedAgent): Promise<void> {
     const store = this.opts.store;
-    let state = await store.state(key);
+    // an arrival this host has just stored as new has no state yet: state records are only
+    // written after their arrival record, and only one accept of a key ever sees it as new
+    let state: WorkState | undefined = checked ? { phase: 'accepted' } : await store.state(key);
     if (!state || state.phase === 'done') return;
     if (state.phase === 'accepted') {
       const agent = checked ?? (await this.recheck(key));

@@ -8,11 +8,13 @@
  * listing can still be missed, so code that must see every record under concurrent writes
  * keeps a watch (see `watchJson`) instead of listing.
  */
-import type { KV } from 'nats';
+import type { KV, NatsError } from 'nats';
 import { parleyError } from '../../protocol/errors.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+/** JetStream's error code for a failed `Nats-Expected-Last-Subject-Sequence` check. */
+const WRONG_LAST_SEQUENCE = 10071;
 
 export async function listKeys(kv: KV, filter?: string): Promise<string[]> {
   const out = new Set<string>();
@@ -78,8 +80,10 @@ export async function updateJson<T>(kv: KV, key: string, fn: (current: T) => T |
     try {
       await kv.update(key, enc.encode(JSON.stringify(next)), cur.revision);
       return next;
-    } catch {
-      // someone else wrote first: read again
+    } catch (e) {
+      // someone else wrote first: read again. Anything else (JetStream unavailable for a
+      // moment, no answer) is the caller's to retry with a backoff, not a conflict
+      if ((e as NatsError).api_error?.err_code !== WRONG_LAST_SEQUENCE) throw e;
     }
   }
   throw parleyError('ERR_CONFLICT', `record ${key} kept changing; gave up after ${attempts} attempts`);
