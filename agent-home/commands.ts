@@ -1,7 +1,7 @@
 /**
  * `parley home …`: run the Agent Home daemon and manage its embedded nats-server.
  */
-import { readFileSync } from 'node:fs';
+import { readText } from '../cli/kit/read-text.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { connectNats } from '../agents/transport/connect.js';
@@ -26,14 +26,6 @@ interface HomeFlags extends OutputOptions, NatsFlags, PassphraseFlags {
   ca?: string;
   cert?: string;
   key?: string;
-}
-
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw parleyError('ERR_CONFIG', `cannot read ${what} ${path}`, e);
-  }
 }
 
 /** Identity files: explicit flags, else <home>/agent-home/{ca.pem,home.pem,home.key}; secrets always there. */

@@ -11,8 +11,9 @@
  * Adding a party keeps every existing key and rewrites parties.json and server.conf.
  * Every file is written atomically; seeds and private keys are never printed.
  */
+import { readText } from '../cli/kit/read-text.js';
 import { createPrivateKey } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createUser, fromSeed } from 'nkeys.js';
 import { createFileAtomic, readJsonFile, writeFileAtomic, writeJsonAtomic } from '../agents/storage/atomic-file.js';
@@ -96,14 +97,6 @@ export interface InitOptions {
   hosts?: string[];
   /** replace an existing broker directory (new keys for everyone) */
   force?: boolean;
-}
-
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw parleyError('ERR_CONFIG', `cannot read ${what} ${path}`, e);
-  }
 }
 
 function readParties(paths: BrokerPaths): PartiesFile {

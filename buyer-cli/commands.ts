@@ -1,7 +1,8 @@
 /**
  * `parley buyer …`: the buyer's commands. Files live under <home>/buyer (buyer-cli/state.ts).
  */
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { readText } from '../cli/kit/read-text.js';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { NatsConnection } from 'nats';
@@ -28,14 +29,6 @@ interface Flags extends OutputOptions, NatsFlags, PassphraseFlags {
 
 function filesOf(flags: Flags): BuyerFiles {
   return new BuyerFiles(join(parleyHome(flags.home), 'buyer'));
-}
-
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw parleyError('ERR_CONFIG', `cannot read ${what} ${path}`, e);
-  }
 }
 
 /** Opens the buyer's identity and a connection, runs `fn`, and always closes the connection. */

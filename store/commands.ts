@@ -7,7 +7,7 @@
  * The store keeps its files in `<home>/store/<id>` (store/files.ts). NATS: --nats, else the
  * config's `nats`, else PARLEY_NATS_URL, else the embedded server of `<home>` if one runs.
  */
-import { readFileSync } from 'node:fs';
+import { readText } from '../cli/kit/read-text.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { connectNats } from '../agents/transport/connect.js';
@@ -34,14 +34,6 @@ interface StoreFlags extends OutputOptions, NatsFlags, PassphraseFlags {
 /** The data directory of store `id`. */
 export function storeDataDir(id: string, home?: string): string {
   return join(parleyHome(home), 'store', id);
-}
-
-function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw parleyError('ERR_CONFIG', `cannot read ${what} ${path}`, e);
-  }
 }
 
 /** --nats, else the config's server, else PARLEY_NATS_URL, else the running embedded server. */
