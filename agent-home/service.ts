@@ -12,6 +12,7 @@ import type { NatsConnection, Subscription } from 'nats';
 import { AgentHost } from '../agents/runtime/host.js';
 import { JetStreamHostStore } from '../agents/runtime/host-store.js';
 import { AgentTracker } from '../agents/runtime/tracker.js';
+import { retry } from '../agents/transport/retry.js';
 import { INVITE_KIND } from '../agents/invite.js';
 import type { Self, Trust } from '../agents/runtime/trust.js';
 import { toB64u } from '../crypto/bytes.js';
@@ -98,7 +99,9 @@ export class AgentHome {
         // the Invite Agent leaves once the buyer has its answer
         afterReply: (r) => {
           const sn = (r as { sn: string }).sn;
-          void inviteMerchants(ctx, sn).catch((err) => ctx.log(`session ${sn}: invitation failed: ${(err as Error).message}`));
+          // JetStream may be electing a leader (a cluster node died): the claim is
+          // compare-and-set, so trying the whole invitation again is safe
+          void retry(() => inviteMerchants(ctx, sn)).catch((err) => ctx.log(`session ${sn}: invitation failed: ${(err as Error).message}`));
         },
       }),
       serve(sc, { op: 'results', type: RESULTS_TYPE, schema: ResultsSchema, roles: ['buyer'], idempotentRead: true, handle: (r) => handleResults(ctx, r) }),

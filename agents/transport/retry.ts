@@ -12,7 +12,10 @@
 import { isParleyError } from '../../protocol/errors.js';
 
 export interface RetryOptions {
-  /** tries in all, the first included (default 6) */
+  /**
+   * tries in all, the first included (default 10: with the default delays about 5–9 s of
+   * retrying, enough to ride out a JetStream leader election when a cluster node dies)
+   */
   attempts?: number;
   /** delay before the second try (default 50 ms) */
   firstDelayMs?: number;
@@ -51,7 +54,7 @@ export function backoffDelay(attempt: number, firstDelayMs = 50, maxDelayMs = 20
 }
 
 export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions = {}): Promise<T> {
-  const attempts = Math.max(1, opts.attempts ?? 6);
+  const attempts = Math.max(1, opts.attempts ?? 10);
   const transient = opts.transient ?? isTransient;
   for (let attempt = 1; ; attempt++) {
     try {
