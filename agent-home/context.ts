@@ -6,7 +6,8 @@ import type { Self, Trust } from '../agents/runtime/trust.js';
 import type { ParsedCertificate } from '../crypto/x509/index.js';
 import type { CompiledRules } from '../protocol/rules.js';
 import type { HomeSecrets } from './secrets.js';
-import type { HomeState } from './state.js';
+import type { HomeState, SessionRecord } from './state.js';
+import type { KvWaits } from '../agents/storage/kv-wait.js';
 import type { AuditLog } from './audit.js';
 
 export interface HomeSettings {
@@ -42,6 +43,8 @@ export interface HomeContext {
   secrets: HomeSecrets;
   host: AgentHost;
   tracker: AgentTracker;
+  /** long polls of results wait on session updates here */
+  sessionWaits: KvWaits<SessionRecord>;
   settings: HomeSettings;
   /** compiled rules per session, so a session's rules are decrypted and compiled once */
   rulesCache: Map<string, CompiledRules>;

@@ -4,7 +4,8 @@
  */
 import { parleyError } from '../protocol/errors.js';
 import type { OpenedRequest } from '../protocol/signed-request.js';
-import type { Agreement, ResultsReply } from '../protocol/directory.js';
+import type { Agreement, ResultsReply, ResultsRequest } from '../protocol/directory.js';
+import type { Revisioned } from '../agents/storage/kv-wait.js';
 import type { HomeContext } from './context.js';
 import type { SessionRecord } from './state.js';
 
@@ -16,7 +17,7 @@ export function sessionStatus(s: SessionRecord, now = Date.now()): ResultsReply[
   return invitationsBack && s.interested.every((m) => m in s.negotiated) ? 'complete' : 'open';
 }
 
-export async function sessionResults(ctx: HomeContext, s: SessionRecord): Promise<ResultsReply> {
+export async function sessionResults(ctx: HomeContext, s: SessionRecord, revision: number): Promise<ResultsReply> {
   const agreements: Agreement[] = [];
   for (const m of s.agreed) {
     const a = await ctx.state.agreement(s.sn, m);
@@ -29,6 +30,7 @@ export async function sessionResults(ctx: HomeContext, s: SessionRecord): Promis
     request: s.request,
     deadline: s.deadline,
     status: sessionStatus(s),
+    revision,
     progress: {
       invited: s.invited.length,
       visited: new Set(s.visits.filter((v) => v.event === 'visited').map((v) => v.host)).size,
@@ -41,9 +43,17 @@ export async function sessionResults(ctx: HomeContext, s: SessionRecord): Promis
   };
 }
 
-export async function handleResults(ctx: HomeContext, req: OpenedRequest<{ sn: string }>): Promise<ResultsReply> {
-  const s = await ctx.state.session(req.body.sn);
+export async function handleResults(ctx: HomeContext, req: OpenedRequest<ResultsRequest>): Promise<ResultsReply> {
+  const { sn, wait } = req.body;
+  const mine = (r: Revisioned<SessionRecord> | undefined): r is Revisioned<SessionRecord> => !!r && r.value.buyer === req.signer.id;
+  let rec = await ctx.state.sessionAt(sn);
   // the same answer for "no such session" and "not yours": nothing leaks about other buyers
-  if (!s || s.buyer !== req.signer.id) throw parleyError('ERR_SESSION_UNKNOWN', `no session ${req.body.sn} for ${req.signer.id}`);
-  return sessionResults(ctx, s);
+  if (!mine(rec)) throw parleyError('ERR_SESSION_UNKNOWN', `no session ${sn} for ${req.signer.id}`);
+  if (wait) {
+    // a long poll: answered when there is news, when the deadline closes the session, or after wait.ms
+    const news = (r: Revisioned<SessionRecord>) => sessionStatus(r.value) !== 'open' || (wait.after !== undefined && r.revision > wait.after);
+    const ms = Math.min(wait.ms, Date.parse(rec.value.deadline) - Date.now() + 5);
+    if (!news(rec) && ms > 0) rec = (await ctx.sessionWaits.until(sn, news, ms, () => ctx.state.sessionAt(sn))) ?? rec;
+  }
+  return sessionResults(ctx, rec.value, rec.revision);
 }

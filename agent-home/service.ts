@@ -24,7 +24,8 @@ import { NotifySchema, NOTIFY_TYPE, ENCRYPTION_KEY_TYPE, type EncryptionKeyReply
 import { RegisterSchema, REGISTER_TYPE, ResultsSchema, RESULTS_TYPE } from '../protocol/directory.js';
 import { AbortSchema, ABORT_TYPE, MailboxSchema, MAILBOX_TYPE, ResolveSchema, RESOLVE_TYPE } from '../protocol/exchange.js';
 import { DEFAULT_SETTINGS, type HomeContext, type HomeSettings } from './context.js';
-import { HomeState } from './state.js';
+import { HomeState, type SessionRecord } from './state.js';
+import { KvWaits } from '../agents/storage/kv-wait.js';
 import { AuditLog } from './audit.js';
 import type { HomeSecrets } from './secrets.js';
 import { serve, type ServeContext } from './serve.js';
@@ -78,6 +79,7 @@ export class AgentHome {
       secrets: opts.secrets,
       host,
       tracker,
+      sessionWaits: await KvWaits.open<SessionRecord>(state.sessions),
       settings: { ...DEFAULT_SETTINGS, ...opts.settings },
       rulesCache: new Map(),
       log,
@@ -149,6 +151,7 @@ export class AgentHome {
     await Promise.allSettled(this.subs.map((s) => s.drain()));
     await this.resumed;
     await this.ctx.tracker.stop();
+    this.ctx.sessionWaits.stop();
     await this.ctx.host.stop();
   }
 }

@@ -179,6 +179,10 @@ export class HomeState {
   session(sn: string) {
     return this.read<SessionRecord>(this.sessions, sn);
   }
+  /** The session record with its revision (long polls wait for a newer one). */
+  sessionAt(sn: string) {
+    return retry(() => getJson<SessionRecord>(this.sessions, sn));
+  }
   updateSession(sn: string, fn: (s: SessionRecord) => SessionRecord | undefined) {
     return this.update(this.sessions, sn, fn);
   }

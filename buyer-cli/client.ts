@@ -48,7 +48,7 @@ import {
 } from '../protocol/session.js';
 import { openVoucher } from '../protocol/voucher.js';
 import { verifyBidProof } from '../protocol/sales.js';
-import { RESULTS_TYPE, ResultsReplySchema, type Agreement, type ResultsReply } from '../protocol/directory.js';
+import { MAX_RESULTS_WAIT_MS, RESULTS_TYPE, ResultsReplySchema, type Agreement, type ResultsReply, type ResultsRequest } from '../protocol/directory.js';
 import {
   ABORT_TYPE,
   AbortReplySchema,
@@ -190,8 +190,10 @@ export class BuyerClient {
     return session;
   }
 
-  async results(sn: string): Promise<ResultsReply> {
-    const r = await call(this.o.nc, this.home('results'), signRequest(RESULTS_TYPE, { sn }, this.o.home, this.o.self), ResultsReplySchema, this.timeout);
+  /** The session's results; with `wait`, a long poll (protocol/directory.ts). */
+  async results(sn: string, wait?: ResultsRequest['wait']): Promise<ResultsReply> {
+    const body: ResultsRequest = wait ? { sn, wait } : { sn };
+    const r = await call(this.o.nc, this.home('results'), signRequest(RESULTS_TYPE, body, this.o.home, this.o.self), ResultsReplySchema, this.timeout + (wait?.ms ?? 0));
     // every agreement must prove itself: the merchant's certificate, signed offer and revealed chain
     for (const a of r.agreements) {
       const cert = verifyCertificate(a.merchantCert, this.o.ca, { role: 'merchant', id: a.merchant });
@@ -206,29 +208,37 @@ export class BuyerClient {
     return r;
   }
 
-  /** Polls results until the session is complete or closed (or `until`), reporting each change. */
-  async waitForResults(sn: string, onProgress?: (r: ResultsReply) => void, opts: { pollMs?: number; until?: Date } = {}): Promise<ResultsReply> {
+  /**
+   * Follows the session until it is complete or closed (or `until`), by long polls: with
+   * `onProgress` every change is reported as it happens; without it the Agent Home answers
+   * only when the session settles.
+   */
+  async waitForResults(sn: string, onProgress?: (r: ResultsReply) => void, opts: { until?: Date; retryMs?: number } = {}): Promise<ResultsReply> {
     let last = '';
+    let after: number | undefined;
     const session = this.o.files.session(sn);
     const giveUp = Date.parse(session.deadline) + 30_000;
     for (;;) {
+      const left = opts.until ? opts.until.getTime() - Date.now() : MAX_RESULTS_WAIT_MS;
+      const ms = Math.max(1, Math.min(MAX_RESULTS_WAIT_MS, left));
       let r: ResultsReply;
       try {
-        r = await this.results(sn);
+        // following progress, the first answer comes at once and each next one at a change
+        r = await this.results(sn, !onProgress ? { ms } : after === undefined ? undefined : { ms, after });
       } catch (e) {
         // a broker failover or a restarting Agent Home: keep following until well past the deadline
         const code = (e as { code?: string }).code;
         if (!(code === 'ERR_TIMEOUT' || code === 'ERR_UNAVAILABLE') || Date.now() > giveUp) throw e;
-        await new Promise((res) => setTimeout(res, opts.pollMs ?? 200));
+        await new Promise((res) => setTimeout(res, opts.retryMs ?? 200));
         continue;
       }
+      after = r.revision;
       const key = JSON.stringify([r.status, r.progress]);
       if (key !== last) {
         last = key;
         onProgress?.(r);
       }
       if (r.status !== 'open' || (opts.until && Date.now() >= opts.until.getTime())) return r;
-      await new Promise((res) => setTimeout(res, opts.pollMs ?? 200));
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * Merchant directory and results.
  *   register  merchant → AH {categories, name}  (when a store starts) → {registered}
- *   results   buyer → AH    {sn}                 → the session's progress and agreements
+ *   results   buyer → AH    {sn, wait?}          → the session's progress and agreements
  */
 import { z } from 'zod';
 import { BidSchema, ContractTemplateSchema, PurchaseRequestSchema } from './commerce.js';
@@ -17,7 +17,19 @@ const category = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/);
 export const RegisterSchema = z.strictObject({ categories: z.array(category).min(1).max(64), name: z.string().min(1).max(200) });
 export const RegisterReplySchema = z.strictObject({ registered: z.literal(true), merchant: partyId });
 
-export const ResultsSchema = z.strictObject({ sn: sessionNumber });
+/** The longest a results request may be held open (below every client's request timeout). */
+export const MAX_RESULTS_WAIT_MS = 25_000;
+
+export const ResultsSchema = z.strictObject({
+  sn: sessionNumber,
+  /**
+   * Long poll: while the session is open, the Agent Home may hold its answer up to `ms`,
+   * until the session record is newer than revision `after` (any progress) or, without
+   * `after`, until the session is no longer open. Without `wait` it answers at once.
+   */
+  wait: z.strictObject({ ms: z.number().int().min(1).max(MAX_RESULTS_WAIT_MS), after: z.number().int().min(0).optional() }).optional(),
+});
+export type ResultsRequest = z.infer<typeof ResultsSchema>;
 
 export const AgreementSchema = z.strictObject({
   sn: sessionNumber,
@@ -51,6 +63,8 @@ export const ResultsReplySchema = z.strictObject({
   deadline: isoTime,
   /** open: still negotiating; complete: every invited merchant has answered; closed: deadline passed */
   status: z.enum(['open', 'complete', 'closed']),
+  /** the session record's revision this answer reflects (the `after` of the next long poll) */
+  revision: z.number().int().min(0),
   progress: ProgressSchema,
   /** ranked by the buyer's utility, best first */
   agreements: z.array(AgreementSchema).max(1000),

@@ -181,7 +181,7 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
 export async function negotiated(client: BuyerClient, opts: { deadlineMs?: number; request?: PurchaseRequest } = {}) {
   const { newSessionKey } = await import('../../buyer-cli/client.js');
   const session = await client.request({ request: opts.request ?? LAPTOPS, rules: exampleRules(), deadline: new Date(Date.now() + (opts.deadlineMs ?? 60_000)), sessionKey: await sharedKey(newSessionKey) });
-  const results = await client.waitForResults(session.sn, undefined, { pollMs: 50 });
+  const results = await client.waitForResults(session.sn);
   return { session, results };
 }
 

@@ -79,7 +79,7 @@ test('a session completes and signs while one of three nodes is killed', async (
 
   // the node the buyer and shop-b prefer dies mid-session
   cluster.servers[2]!.kill();
-  const results = await buyer.waitForResults(session.sn, undefined, { pollMs: 200 });
+  const results = await buyer.waitForResults(session.sn);
   assert.is(results.status, 'complete');
   assert.is(results.agreements.length, 2);
   const signed = await buyer.sign(session.sn, results.agreements[0]!.merchant);

@@ -1,0 +1,90 @@
+/**
+ * Waiting for a JetStream KV record to reach some condition without polling: one watch of
+ * the bucket's updates per process, and any number of waiters keyed by record. A waiter is
+ * registered before the record is read, so an update that lands between the read and the
+ * wait is never missed; values are parsed only for keys someone waits on.
+ *
+ *   const rec = await waits.until(key, (r) => r.value.status !== 'open', 20_000, () => read(key));
+ */
+import { KvWatchInclude, type KV } from 'nats';
+
+export interface Revisioned<T> {
+  value: T;
+  revision: number;
+}
+
+interface Waiter<T> {
+  done: (r: Revisioned<T>) => boolean;
+  settle: (r: Revisioned<T> | undefined) => void;
+}
+
+const dec = new TextDecoder();
+
+export class KvWaits<T> {
+  private readonly waiters = new Map<string, Set<Waiter<T>>>();
+
+  private constructor(private readonly stopWatch: () => void) {}
+
+  /** Starts watching `kv` for updates (existing values are not replayed). */
+  static async open<T>(kv: KV): Promise<KvWaits<T>> {
+    const w = await kv.watch({ include: KvWatchInclude.UpdatesOnly, ignoreDeletes: true });
+    const waits: KvWaits<T> = new KvWaits<T>(() => w.stop());
+    void (async () => {
+      for await (const e of w) {
+        const set = waits.waiters.get(e.key);
+        if (!set?.size || e.operation !== 'PUT') continue;
+        let rec: Revisioned<T>;
+        try {
+          rec = { value: JSON.parse(dec.decode(e.value)) as T, revision: e.revision };
+        } catch {
+          continue;
+        }
+        for (const waiter of set) if (waiter.done(rec)) waiter.settle(rec);
+      }
+    })();
+    return waits;
+  }
+
+  /** Number of requests currently held (tests, metrics). */
+  get held(): number {
+    let n = 0;
+    for (const s of this.waiters.values()) n += s.size;
+    return n;
+  }
+
+  /**
+   * The record under `key` once `done` holds for it, or the latest one read when `ms` pass
+   * first. `read` fetches the current record (after the waiter is in place).
+   */
+  async until(key: string, done: (r: Revisioned<T>) => boolean, ms: number, read: () => Promise<Revisioned<T> | undefined>): Promise<Revisioned<T> | undefined> {
+    let settle!: (r: Revisioned<T> | undefined) => void;
+    const settled = new Promise<Revisioned<T> | undefined>((resolve) => (settle = resolve));
+    let latest: Revisioned<T> | undefined;
+    const waiter: Waiter<T> = {
+      // an update older than what was read cannot satisfy the waiter
+      done: (r) => (!latest || r.revision > latest.revision) && done(r),
+      settle,
+    };
+    let set = this.waiters.get(key);
+    if (!set) this.waiters.set(key, (set = new Set()));
+    set.add(waiter);
+    const timer = setTimeout(() => settle(undefined), Math.max(0, ms));
+    try {
+      latest = await read();
+      if (!latest || done(latest)) return latest;
+      const woken = await settled;
+      // the timer (and stop) settle with what was read; an update can only be newer than that
+      return woken && woken.revision > latest.revision ? woken : latest;
+    } finally {
+      clearTimeout(timer);
+      set.delete(waiter);
+      if (!set.size) this.waiters.delete(key);
+    }
+  }
+
+  /** Stops watching; every held wait is answered at once with what it has read. */
+  stop(): void {
+    this.stopWatch();
+    for (const set of this.waiters.values()) for (const w of set) w.settle(undefined);
+  }
+}
