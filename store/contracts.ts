@@ -112,7 +112,7 @@ export class ContractDesk {
     const files = this.ctx.files;
     const id = req.body.id;
     const claim = { type: op.type, signer: req.signer.id, at: new Date().toISOString() };
-    if (!files.claimRequest(id, claim)) {
+    if (!(await files.claimRequest(id, claim))) {
       const prior = files.seen(id);
       if (prior?.reply && prior.type === op.type && prior.signer === req.signer.id) {
         return op.replay ? okReply(op.replay(req)) : Buffer.from(prior.reply, 'base64');
@@ -127,7 +127,7 @@ export class ContractDesk {
       throw e;
     }
     const reply = okReply(body);
-    files.saveReply(id, { ...claim, reply: Buffer.from(reply).toString('base64') });
+    await files.saveReply(id, { ...claim, reply: Buffer.from(reply).toString('base64') });
     return reply;
   }
 
@@ -240,9 +240,9 @@ export class ContractDesk {
     // the session is claimed first: a store killed between the two writes has a claim without
     // a contract (harmless, see above), never a contract the session does not know of, which
     // would let a second contract of the same session through
-    if (other !== id && !files.claimSession(p.sn, id)) files.reassignSession(p.sn, id);
+    if (other !== id && !(await files.claimSession(p.sn, id))) await files.reassignSession(p.sn, id);
     // durable before SG_S leaves: a store that restarts still knows it must resolve
-    if (!files.createContract(rec)) {
+    if (!(await files.createContract(rec))) {
       const raced = files.contract(id)!;
       return { reply: this.knownOffer(id, raced.buyer, raced)!, fresh: false };
     }
@@ -256,14 +256,14 @@ export class ContractDesk {
     const { ctx } = this;
     const { body, signer } = req;
     const id = body.contractId;
-    const result = await this.lock.run(`c:${id}`, () => {
+    const result = await this.lock.run(`c:${id}`, async () => {
       const rec = ctx.files.contract(id);
       if (!rec || rec.buyer !== signer.id) throw parleyError('ERR_NOT_FOUND', `no contract ${id} with ${signer.id}`);
       if (HOLDS_CONTRACT.has(rec.state)) return { contractId: id, accepted: true as const, fresh: false };
       const facts = assertContractPayload(rec.payload, ctx.ca);
       const jws = assembleContractJws(rec.payload, buyerSignature(rec.protected, fromB64u(body.sg, 'sg')), rec.merchantSignature);
       if (!checkBuyerSignature(jws, facts.session)) throw parleyError('ERR_JWS_SIGNATURE_INVALID', 'SG is not a valid RS256 signature of this contract under the session key');
-      ctx.files.saveContract({ ...rec, state: 'complete', sg: body.sg, contract: jws, updated: new Date().toISOString() });
+      await ctx.files.saveContract({ ...rec, state: 'complete', sg: body.sg, contract: jws, updated: new Date().toISOString() });
       this.resolver.cancel(id);
       return { contractId: id, accepted: true as const, fresh: true };
     });

@@ -20,7 +20,7 @@
  */
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { createFileAtomic, readJsonFile, writeFileAtomic, writeJsonAtomic } from '../agents/storage/atomic-file.js';
+import { createFileAtomicAsync, readJsonFile, writeFileAtomicAsync, writeJsonAtomicAsync } from '../agents/storage/atomic-file.js';
 import type { Envelope } from '../agents/runtime/envelope.js';
 import type { Bid, PurchaseRequest } from '../protocol/commerce.js';
 import type { WireError } from '../protocol/errors.js';
@@ -129,8 +129,8 @@ export class StoreFiles {
   }
 
   /** Creates the session's offer record; false when one exists already. */
-  createOffer(rec: OfferRecord): boolean {
-    return createFileAtomic(join(this.offersDir, `${rec.sn}.json`), JSON.stringify(rec, null, 2) + '\n', SECRET);
+  createOffer(rec: OfferRecord): Promise<boolean> {
+    return createFileAtomicAsync(join(this.offersDir, `${rec.sn}.json`), JSON.stringify(rec, null, 2) + '\n', SECRET);
   }
 
   offerSessions(): string[] {
@@ -143,8 +143,8 @@ export class StoreFiles {
     return readJsonFile<DispatchRecord>(join(this.offersDir, `${sn}.sent.json`));
   }
 
-  setDispatch(sn: string, rec: DispatchRecord): void {
-    writeJsonAtomic(join(this.offersDir, `${sn}.sent.json`), rec);
+  setDispatch(sn: string, rec: DispatchRecord): Promise<void> {
+    return writeJsonAtomicAsync(join(this.offersDir, `${sn}.sent.json`), rec);
   }
 
   // ---- contracts ------------------------------------------------------------------------
@@ -161,14 +161,14 @@ export class StoreFiles {
     return readJsonFile<ContractRecord>(this.contractPath(id));
   }
 
-  createContract(rec: ContractRecord): boolean {
-    return createFileAtomic(this.contractPath(rec.contractId), JSON.stringify(rec, null, 2) + '\n', SECRET);
+  createContract(rec: ContractRecord): Promise<boolean> {
+    return createFileAtomicAsync(this.contractPath(rec.contractId), JSON.stringify(rec, null, 2) + '\n', SECRET);
   }
 
   /** Replaces a contract record; the JWS file is written first, so a record never points at a missing file. */
-  saveContract(rec: ContractRecord): void {
-    if (rec.contract) writeFileAtomic(this.jwsPath(rec.contractId), JSON.stringify(rec.contract, null, 2) + '\n');
-    writeJsonAtomic(this.contractPath(rec.contractId), rec, SECRET);
+  async saveContract(rec: ContractRecord): Promise<void> {
+    if (rec.contract) await writeFileAtomicAsync(this.jwsPath(rec.contractId), JSON.stringify(rec.contract, null, 2) + '\n');
+    await writeJsonAtomicAsync(this.contractPath(rec.contractId), rec, SECRET);
   }
 
   contractIds(): string[] {
@@ -182,13 +182,13 @@ export class StoreFiles {
     return readJsonFile<{ contractId: string }>(join(this.dir, 'sessions', `${sn}.json`))?.contractId;
   }
 
-  claimSession(sn: string, contractId: string): boolean {
-    return createFileAtomic(join(this.dir, 'sessions', `${sn}.json`), JSON.stringify({ contractId, at: new Date().toISOString() }) + '\n');
+  claimSession(sn: string, contractId: string): Promise<boolean> {
+    return createFileAtomicAsync(join(this.dir, 'sessions', `${sn}.json`), JSON.stringify({ contractId, at: new Date().toISOString() }) + '\n');
   }
 
   /** Points the session at a new contract (the earlier one ended without binding anyone). */
-  reassignSession(sn: string, contractId: string): void {
-    writeJsonAtomic(join(this.dir, 'sessions', `${sn}.json`), { contractId, at: new Date().toISOString() });
+  reassignSession(sn: string, contractId: string): Promise<void> {
+    return writeJsonAtomicAsync(join(this.dir, 'sessions', `${sn}.json`), { contractId, at: new Date().toISOString() });
   }
 
   // ---- replay guard ---------------------------------------------------------------------
@@ -197,12 +197,12 @@ export class StoreFiles {
     return readJsonFile<SeenRecord>(join(this.seenDir, `${requestId}.json`));
   }
 
-  claimRequest(requestId: string, rec: SeenRecord): boolean {
-    return createFileAtomic(join(this.seenDir, `${requestId}.json`), JSON.stringify(rec) + '\n');
+  claimRequest(requestId: string, rec: SeenRecord): Promise<boolean> {
+    return createFileAtomicAsync(join(this.seenDir, `${requestId}.json`), JSON.stringify(rec) + '\n');
   }
 
-  saveReply(requestId: string, rec: SeenRecord): void {
-    writeJsonAtomic(join(this.seenDir, `${requestId}.json`), rec);
+  saveReply(requestId: string, rec: SeenRecord): Promise<void> {
+    return writeJsonAtomicAsync(join(this.seenDir, `${requestId}.json`), rec);
   }
 
   dropRequest(requestId: string): void {

@@ -40,7 +40,7 @@ export function inviteBehaviour(ctx: StoreContext, dispatcher: SalesDispatcher):
     visit: async (agent) => {
       // the visit must always end with a note, or the Invite Agent would stay here
       try {
-        return { note: visit(ctx, dispatcher, agent) };
+        return { note: await visit(ctx, dispatcher, agent) };
       } catch (err) {
         ctx.log(`invitation ${agent.envelope.id}: declined after an error: ${(err as Error).message}`);
         return { note: 'declined' };
@@ -49,20 +49,20 @@ export function inviteBehaviour(ctx: StoreContext, dispatcher: SalesDispatcher):
   };
 }
 
-function visit(ctx: StoreContext, dispatcher: SalesDispatcher, agent: ArrivedAgent): 'interested' | 'declined' {
+async function visit(ctx: StoreContext, dispatcher: SalesDispatcher, agent: ArrivedAgent): Promise<'interested' | 'declined'> {
   const inv = openInvitation(agent);
   const entry = findOffer(ctx.config, inv.request);
   if (!entry) {
     ctx.log(`session ${inv.sn}: declined (${inv.request.quantity} × ${inv.request.item} in ${inv.request.currency} is not on offer)`);
     return 'declined';
   }
-  const rec = ensureOffer(ctx, inv, entry);
+  const rec = await ensureOffer(ctx, inv, entry);
   dispatcher.schedule(rec.sn);
   return 'interested';
 }
 
 /** The session's offer record: the existing one, or a new one with a new Sales Agent. */
-export function ensureOffer(ctx: StoreContext, inv: Invitation, entry: CatalogueEntry): OfferRecord {
+export async function ensureOffer(ctx: StoreContext, inv: Invitation, entry: CatalogueEntry): Promise<OfferRecord> {
   const existing = ctx.files.offer(inv.sn);
   if (existing) return existing;
   const bids = bidsFor(entry, inv.request);
@@ -85,7 +85,7 @@ export function ensureOffer(ctx: StoreContext, inv: Invitation, entry: Catalogue
     offer: payload.offer,
     agent: envelope,
   };
-  if (ctx.files.createOffer(rec)) {
+  if (await ctx.files.createOffer(rec)) {
     ctx.log(`session ${inv.sn}: interested; Sales Agent ${envelope.id} with ${bids.length} bids for ${inv.request.quantity} × ${entry.item}`);
     return rec;
   }
@@ -126,13 +126,13 @@ export class SalesDispatcher {
     const expires = Date.parse(rec.agent.header.body.expires);
     for (let attempt = 1; !ctx.stopping.aborted; attempt++) {
       if (Date.now() >= expires) {
-        ctx.files.setDispatch(sn, { state: 'expired', at: new Date().toISOString(), detail: 'the Sales Agent expired before the Agent Home acknowledged it' });
+        await ctx.files.setDispatch(sn, { state: 'expired', at: new Date().toISOString(), detail: 'the Sales Agent expired before the Agent Home acknowledged it' });
         ctx.log(`session ${sn}: Sales Agent ${rec.agent.id} expired undelivered`);
         return;
       }
       try {
         const ack = await call(ctx.nc, subjects.hostArrive(rec.home), rec.agent, AckSchema, SEND_TIMEOUT_MS);
-        ctx.files.setDispatch(sn, { state: 'delivered', at: new Date().toISOString(), detail: ack.duplicate ? 'acknowledged (already there)' : 'acknowledged' });
+        await ctx.files.setDispatch(sn, { state: 'delivered', at: new Date().toISOString(), detail: ack.duplicate ? 'acknowledged (already there)' : 'acknowledged' });
         this.delivered++;
         ctx.log(`session ${sn}: Sales Agent ${rec.agent.id} delivered to ${rec.home}`);
         return;
@@ -140,12 +140,12 @@ export class SalesDispatcher {
         const code = codeOf(err);
         if (code === 'ERR_REPLAY') {
           // the Agent Home already negotiated with this store's offer for the session
-          ctx.files.setDispatch(sn, { state: 'delivered', at: new Date().toISOString(), detail: 'the Agent Home had already negotiated it' });
+          await ctx.files.setDispatch(sn, { state: 'delivered', at: new Date().toISOString(), detail: 'the Agent Home had already negotiated it' });
           ctx.log(`session ${sn}: the Agent Home already negotiated with Sales Agent ${rec.agent.id}`);
           return;
         }
         if (!TRANSIENT_CODES.has(code)) {
-          ctx.files.setDispatch(sn, { state: 'refused', at: new Date().toISOString(), error: errorToWire(err) });
+          await ctx.files.setDispatch(sn, { state: 'refused', at: new Date().toISOString(), error: errorToWire(err) });
           ctx.log(`session ${sn}: the Agent Home refused Sales Agent ${rec.agent.id}: ${(err as Error).message} (${code})`);
           return;
         }

@@ -146,12 +146,12 @@ export class Resolver {
    * meanwhile wins); returns the state that holds afterwards.
    */
   private settle(id: string, fn: (r: ContractRecord) => ContractRecord): Promise<string> {
-    return this.lock.run(`c:${id}`, () => {
+    return this.lock.run(`c:${id}`, async () => {
       const cur = this.ctx.files.contract(id);
       if (!cur) return 'missing';
       if (cur.state !== 'countersigned') return cur.state;
       const next = fn(cur);
-      this.ctx.files.saveContract({ ...next, updated: new Date().toISOString() });
+      await this.ctx.files.saveContract({ ...next, updated: new Date().toISOString() });
       return next.state;
     });
   }

@@ -11,7 +11,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KV, NatsConnection } from 'nats';
-import { createFileAtomic, readJsonFile, writeJsonAtomic } from '../storage/atomic-file.js';
+import { createFileAtomicAsync, readJsonFile, writeJsonAtomicAsync } from '../storage/atomic-file.js';
 import type { Envelope } from './envelope.js';
 import { listKeys } from '../storage/kv.js';
 import { KvWriter } from '../storage/kv-writer.js';
@@ -104,7 +104,7 @@ export class FileHostStore implements HostStore {
   constructor(private readonly dir: string) {}
 
   async accept(key: string, env: Envelope, raw?: Uint8Array): Promise<'new' | 'duplicate'> {
-    return createFileAtomic(join(this.dir, `${key}.in.json`), raw ?? JSON.stringify(env)) ? 'new' : 'duplicate';
+    return (await createFileAtomicAsync(join(this.dir, `${key}.in.json`), raw ?? JSON.stringify(env))) ? 'new' : 'duplicate';
   }
 
   async envelope(key: string): Promise<Envelope | undefined> {
@@ -118,7 +118,7 @@ export class FileHostStore implements HostStore {
   }
 
   async setState(key: string, state: WorkState): Promise<void> {
-    writeJsonAtomic(join(this.dir, `${key}.st.json`), state);
+    await writeJsonAtomicAsync(join(this.dir, `${key}.st.json`), state);
   }
 
   async pending(): Promise<string[]> {

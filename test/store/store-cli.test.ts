@@ -79,7 +79,7 @@ test('start without any NATS server known is a configuration error naming --nats
   assert.match(e.message, /--nats/);
 });
 
-test('contracts lists what the store signed, as a table and as JSON', () => {
+test('contracts lists what the store signed, as a table and as JSON', async () => {
   const files = new StoreFiles(join(homeDir, 'store', 'shop-x'));
   const at = '2026-01-02T03:04:05.000Z';
   const rec: ContractRecord = {
@@ -103,7 +103,7 @@ test('contracts lists what the store signed, as a table and as JSON', () => {
     contract: { payload: 'e30', signatures: [] },
     updated: at,
   };
-  files.saveContract(rec);
+  await files.saveContract(rec);
 
   const table = parleySync(['store', 'contracts', '--config', configFile, '--home', homeDir], env);
   assert.is(table.status, 0, table.stderr);
