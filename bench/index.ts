@@ -4,6 +4,8 @@
 const BENCHES: Record<string, () => Promise<void>> = {
   crypto: async () => (await import('./crypto.js')).run(),
   hop: async () => (await import('./hop.js')).run(),
+  session: async () => (await import('./session.js')).run(process.argv.slice(2)),
+  load: async () => (await import('./load.js')).run(process.argv.slice(2)),
 };
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -44,6 +44,21 @@ export async function measure(
   return { medianMs: quantile(times, 0.5), p95Ms: quantile(times, 0.95), runs: times.length };
 }
 
+export interface Summary {
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  meanMs: number;
+  runs: number;
+}
+
+/** Percentiles of a set of measured durations. */
+export function summary(ms: number[]): Summary {
+  const sorted = [...ms].sort((a, b) => a - b);
+  const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length);
+  return { p50Ms: quantile(sorted, 0.5), p95Ms: quantile(sorted, 0.95), p99Ms: quantile(sorted, 0.99), meanMs: mean, runs: sorted.length };
+}
+
 export interface Op {
   fn: () => unknown;
   /** runs untimed before each run */

@@ -1,0 +1,225 @@
+/**
+ * A whole Parley deployment on this machine for the `session` and `load` benchmarks, run
+ * the way users run it: one nats-server, one or more `parley home start` processes sharing
+ * its JetStream, one `parley store start` process per merchant, and buyers driven in this
+ * process with the buyer library (BuyerClient), each with its own identity and files.
+ *
+ * Merchants sell `bench-widget` with a linear concession list of `bids` bids; the buyer's
+ * rules accept from about the 80th percentile of the list on, so most bids are revealed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { NatsConnection } from 'nats';
+import { startNatsServer, type NatsServer } from '../agents/transport/nats-server.js';
+import { connectNats } from '../agents/transport/connect.js';
+import { caTrust, type Self } from '../agents/runtime/trust.js';
+import { createCa, issueCertificate, type CertificateAuthority } from '../crypto/x509/index.js';
+import { ed25519PrivateKeyPem, generateIdentityKey } from '../crypto/ed25519.js';
+import type { PartyRole } from '../crypto/x509/profile.js';
+import type { PurchaseRequest } from '../protocol/commerce.js';
+import { HomeState } from '../agent-home/state.js';
+import { BuyerClient } from '../buyer-cli/client.js';
+import { BuyerFiles } from '../buyer-cli/state.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = ['--import', 'tsx', join(ROOT, 'cli', 'index.ts')];
+
+export const WIDGETS: PurchaseRequest = { item: 'bench-widget', category: 'widgets', quantity: 1, currency: 'EUR', attributes: {} };
+
+/** Accepts prices up to 1080 of a 1400 → 1000 list: bids 17–20 of 20 (utility above reservation). */
+export const BENCH_RULES = {
+  limits: { price: { max: 1080 }, deliveryDays: { max: 30 }, warrantyMonths: { min: 6 } },
+  weights: { price: 0.8, deliveryDays: 0.1, warrantyMonths: 0.1 },
+  ranges: { price: { best: 900, worst: 1400 }, deliveryDays: { best: 1, worst: 30 }, warrantyMonths: { best: 36, worst: 6 } },
+  reservation: 0.1,
+};
+
+export interface Proc {
+  name: string;
+  pid: number;
+  child: ChildProcess;
+}
+
+export interface Deployment {
+  nats: NatsServer;
+  homes: Proc[];
+  stores: Proc[];
+  merchants: string[];
+  /** a buyer with its own identity and files, on connection `nc` */
+  buyer(id: string, nc: NatsConnection): Promise<BuyerClient>;
+  connect(name: string): Promise<NatsConnection>;
+  /** every process of the deployment (this one excluded) */
+  processes(): Array<{ name: string; pid: number }>;
+  stop(): Promise<void>;
+}
+
+async function party(ca: CertificateAuthority, id: string, role: PartyRole): Promise<Self> {
+  const k = generateIdentityKey();
+  const cert = await issueCertificate(ca, { role, id, publicKey: k.publicKey });
+  return { id, role, publicKey: k.publicKey, secretKey: k.secretKey, certPem: cert.pem };
+}
+
+function writeIdentity(dir: string, self: Self): { cert: string; key: string } {
+  mkdirSync(dir, { recursive: true });
+  const cert = join(dir, `${self.id}.pem`);
+  const key = join(dir, `${self.id}.key`);
+  writeFileSync(cert, self.certPem);
+  writeFileSync(key, ed25519PrivateKeyPem(self.secretKey), { mode: 0o600 });
+  return { cert, key };
+}
+
+/**
+ * Spawns `parley <args>` and waits until it says it is running. Its logs are dropped, or
+ * with PARLEY_BENCH_LOGS=<dir> written there, each line stamped with the time it arrived
+ * (the daemons log only without --json).
+ */
+async function daemon(name: string, args: string[], env: Record<string, string>): Promise<Proc> {
+  const logDir = process.env.PARLEY_BENCH_LOGS;
+  // PARLEY_BENCH_PROF=<dir>: a CPU profile of each daemon, written when it stops
+  const prof = process.env.PARLEY_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.PARLEY_BENCH_PROF, '--cpu-prof-name', `${name}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...prof, ...CLI, ...args, ...(logDir ? [] : ['--json'])], { cwd: ROOT, env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let tail = '';
+  child.stderr!.on('data', (d: Buffer) => (tail = (tail + d.toString()).slice(-4000)));
+  if (logDir) {
+    mkdirSync(logDir, { recursive: true });
+    const out = createWriteStream(join(logDir, `${name}.log`));
+    createInterface({ input: child.stderr! }).on('line', (l) => out.write(`${performance.now().toFixed(1)} ${l}\n`));
+  }
+  const lines = createInterface({ input: child.stdout! });
+  const started = new Promise<void>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`${name} did not start within 60 s:\n${tail}`)), 60_000);
+    child.once('exit', (code) => fail(new Error(`${name} exited (${code}) while starting:\n${tail}`)));
+    // the first JSON document on stdout (printed over several lines)
+    let doc = '';
+    const onLine = (line: string) => {
+      doc += line + '\n';
+      let status: unknown;
+      try {
+        status = logDir ? (/ running /.test(line) ? 'running' : line) : (JSON.parse(doc) as { status?: unknown }).status;
+      } catch {
+        return;
+      }
+      clearTimeout(timer);
+      lines.off('line', onLine);
+      if (status === 'running') ok();
+      else fail(new Error(`${name}: ${doc}\n${tail}`));
+    };
+    lines.on('line', onLine);
+  });
+  try {
+    await started;
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
+  return { name, pid: child.pid!, child };
+}
+
+async function stopProc(p: Proc): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const exited = new Promise((r) => p.child.once('exit', r));
+  p.child.kill('SIGTERM');
+  const t = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(t);
+}
+
+function storeConfig(id: string, bids: number, identity: { ca: string; cert: string; key: string }): unknown {
+  return {
+    id,
+    home: 'home',
+    name: `Bench store ${id}`,
+    categories: ['widgets'],
+    identity,
+    template: { title: 'Sale of goods', seller: { name: `${id} Ltd`, address: '1 Bench Street' }, clauses: ['The seller delivers the goods within the agreed delivery time.'], jurisdiction: 'EU' },
+    completeTimeoutMs: 30_000,
+    offerTtlMs: 600_000,
+    catalogue: [
+      {
+        item: WIDGETS.item, category: WIDGETS.category, currency: WIDGETS.currency, stock: 1_000_000_000, attributes: {},
+        listPrice: 1400, floorPrice: 1000,
+        strategy: { kind: 'linear', bids },
+        delivery: { from: 20, to: 5 }, warranty: { from: 12, to: 24 },
+      },
+    ],
+  };
+}
+
+export async function deploy(opts: { merchants: number; bids: number; homes: number }): Promise<Deployment> {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
+  const nats = await startNatsServer();
+  const procs: Proc[] = [];
+  const conns: NatsConnection[] = [];
+  const stop = async () => {
+    await Promise.allSettled(conns.map((c) => c.close()));
+    // stores first, then the Agent Homes, while NATS is still up
+    await Promise.allSettled(procs.filter((p) => p.name.startsWith('store')).map(stopProc));
+    await Promise.allSettled(procs.filter((p) => !p.name.startsWith('store')).map(stopProc));
+    await nats.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const ca = await createCa({ id: 'bench-ca' });
+    const trust = caTrust(ca.certificate);
+    const caFile = join(dir, 'ca.pem');
+    writeFileSync(caFile, ca.certificate.pem);
+    const env = { PARLEY_HOME: join(dir, 'parley'), PARLEY_NATS_URL: nats.url };
+
+    const homeDir = join(env.PARLEY_HOME, 'agent-home');
+    const homeSelf = await party(ca, 'home', 'agent-home');
+    writeIdentity(homeDir, homeSelf); // home.pem, home.key: where `home start` looks
+    writeFileSync(join(homeDir, 'ca.pem'), ca.certificate.pem);
+    const homes: Proc[] = [];
+    // the first creates the shared secrets file; the others read it
+    for (let i = 0; i < opts.homes; i++) {
+      const p = await daemon(`home-${i + 1}`, ['home', 'start'], env);
+      homes.push(p);
+      procs.push(p);
+    }
+
+    const merchants = Array.from({ length: opts.merchants }, (_, i) => `m${String(i + 1).padStart(2, '0')}`);
+    const stores = await Promise.all(
+      merchants.map(async (id) => {
+        const idFiles = writeIdentity(join(dir, 'ids'), await party(ca, id, 'merchant'));
+        const file = join(dir, `${id}.json`);
+        writeFileSync(file, JSON.stringify(storeConfig(id, opts.bids, { ca: caFile, ...idFiles })));
+        const p = await daemon(`store-${id}`, ['store', 'start', '--config', file], env);
+        procs.push(p);
+        return p;
+      }),
+    );
+
+    const connect = async (name: string) => {
+      const nc = await connectNats({ servers: nats.url, name });
+      conns.push(nc);
+      return nc;
+    };
+    const nc = await connect('bench-watch');
+    const state = await HomeState.open(nc);
+    for (let i = 0; (await state.merchants()).length < opts.merchants; i++) {
+      if (i > 300) throw new Error('stores did not register within 30 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    return {
+      nats,
+      homes,
+      stores,
+      merchants,
+      connect,
+      buyer: async (id, bnc) => {
+        const self = await party(ca, id, 'buyer');
+        return new BuyerClient({ nc: bnc, self, trust, ca: ca.certificate, home: 'home', files: new BuyerFiles(join(dir, 'buyers', id)), timeoutMs: 60_000 });
+      },
+      processes: () => [{ name: 'nats-server', pid: nats.pid }, ...procs.map((p) => ({ name: p.name, pid: p.pid }))],
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

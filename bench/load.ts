@@ -1,0 +1,202 @@
+/**
+ * Load benchmark: complete sessions per second (request → results → one signed contract,
+ * 10 merchants × 20 bids) with N buyers running sessions back to back, N = 1, 8, 64, on a
+ * deployment of real processes (bench/deploy.ts), with each process's CPU share; then the
+ * same with two Agent Home processes sharing the JetStream state (horizontal scale).
+ * Session keys come from a pool generated before the clock starts (as `parley buyer` can
+ * keep one); when the pool runs dry a buyer generates its key inside the window.
+ *
+ * `--soak=<minutes>`: one long run at N = 64 sampling the Agent Home's memory (RSS), to
+ * show it stays flat.
+ *
+ * Target: throughput at N = 64 ≥ 50% of the `limit` figure (bench/limit.ts), measured in
+ * the same run.
+ */
+import type { NatsConnection } from 'nats';
+import { newSessionKey, type BuyerClient } from '../buyer-cli/client.js';
+import type { SessionKey } from '../buyer-cli/session-key.js';
+import { deploy, type Deployment } from './deploy.js';
+import { oneSession, MERCHANTS, BIDS } from './session.js';
+import { cpuWindow, rssMiB, type CpuShare } from './proc-stats.js';
+import { printTargets, summary, table, target, writeResults, type Summary, type Target } from './lib.js';
+
+export interface LoadPhase {
+  homes: number;
+  buyers: number;
+  windowS: number;
+  sessions: number;
+  sessionsPerSecond: number;
+  failures: number;
+  /** keys generated inside the window because the pool ran dry */
+  keysGeneratedInWindow: number;
+  latency: Summary;
+  cpu: Array<{ process: string; cores: number }>;
+  homeRssMiB: { start: number; end: number };
+}
+
+interface Pool {
+  keys: SessionKey[];
+  generatedInWindow: number;
+}
+
+async function fillPool(pool: Pool, n: number): Promise<void> {
+  const need = Math.max(0, n - pool.keys.length);
+  // node:crypto generates on the libuv thread pool: both cores work
+  pool.keys.push(...(await Promise.all(Array.from({ length: need }, () => newSessionKey()))));
+}
+
+async function takeKey(pool: Pool, counting: () => boolean): Promise<SessionKey> {
+  const k = pool.keys.pop();
+  if (k) return k;
+  if (counting()) pool.generatedInWindow++;
+  return newSessionKey();
+}
+
+/** Groups per-process CPU into Agent Home(s), stores, nats-server and the buyers (this process). */
+function cpuByRole(shares: CpuShare[]): Array<{ process: string; cores: number }> {
+  const groups = new Map<string, number>();
+  for (const s of shares) {
+    const role = s.name.startsWith('store-') ? `stores (${MERCHANTS} processes)` : s.name;
+    groups.set(role, (groups.get(role) ?? 0) + s.cores);
+  }
+  return [...groups].map(([process, cores]) => ({ process, cores }));
+}
+
+async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { warmupS: number; windowS: number; homes: number; sample?: (elapsedS: number) => void }): Promise<LoadPhase> {
+  const n = buyers.length;
+  const procs = [...d.processes(), { name: 'buyers (this process)', pid: process.pid }];
+  const homePid = d.homes[0]!.pid;
+  let counting = false;
+  let stopping = false;
+  const latencies: number[] = [];
+  let failures = 0;
+  pool.generatedInWindow = 0;
+  const loops = buyers.map(async (b) => {
+    while (!stopping) {
+      const key = await takeKey(pool, () => counting);
+      const t0 = performance.now();
+      try {
+        const t = await oneSession(b, key);
+        // a session counts when it completes inside the window
+        if (counting && !stopping) latencies.push(t.negotiationMs + t.signingMs);
+      } catch (e) {
+        if (counting) failures++;
+        if (failures <= 3 && counting) console.error(`session failed after ${(performance.now() - t0).toFixed(0)} ms: ${(e as Error).message}`);
+      }
+    }
+  });
+  await new Promise((r) => setTimeout(r, opts.warmupS * 1000));
+  const rssStart = rssMiB(homePid);
+  const cpu = cpuWindow(procs);
+  counting = true;
+  const t0 = performance.now();
+  const sampler = opts.sample ? setInterval(() => opts.sample!((performance.now() - t0) / 1000), 30_000) : undefined;
+  await new Promise((r) => setTimeout(r, opts.windowS * 1000));
+  const shares = cpu.end();
+  const windowS = (performance.now() - t0) / 1000;
+  counting = false;
+  stopping = true;
+  if (sampler) clearInterval(sampler);
+  const rssEnd = rssMiB(homePid);
+  await Promise.all(loops);
+  return {
+    homes: opts.homes,
+    buyers: n,
+    windowS,
+    sessions: latencies.length,
+    sessionsPerSecond: latencies.length / windowS,
+    failures,
+    keysGeneratedInWindow: pool.generatedInWindow,
+    latency: summary(latencies),
+    cpu: cpuByRole(shares),
+    homeRssMiB: { start: rssStart, end: rssEnd },
+  };
+}
+
+async function buyersOn(d: Deployment, n: number, prefix: string): Promise<BuyerClient[]> {
+  const out: BuyerClient[] = [];
+  for (let i = 0; i < n; i++) {
+    const nc: NatsConnection = await d.connect(`${prefix}-${i}`);
+    out.push(await d.buyer(`${prefix}-${i}`, nc));
+  }
+  return out;
+}
+
+function printPhase(p: LoadPhase): void {
+  const cpu = p.cpu.map((c) => `${c.process} ${(c.cores * 100).toFixed(0)}%`).join(', ');
+  console.log(
+    `  ${p.homes} home(s), N=${String(p.buyers).padStart(2)}: ${p.sessionsPerSecond.toFixed(2)} sessions/s (${p.sessions} in ${p.windowS.toFixed(1)} s, ${p.failures} failed), ` +
+      `p50 ${p.latency.p50Ms.toFixed(0)} ms, p95 ${p.latency.p95Ms.toFixed(0)} ms; CPU (100% = one core): ${cpu}` +
+      (p.keysGeneratedInWindow ? `; ${p.keysGeneratedInWindow} session keys generated in the window` : ''),
+  );
+}
+
+/** The `limit` figure from bench/limit.ts, measured in this run. */
+async function limitFigure(): Promise<number | undefined> {
+  try {
+    const limitModule = './limit.js';
+    const mod = (await import(limitModule)) as { measureLimit?: () => Promise<{ sessionsPerSecond: number }> };
+    return mod.measureLimit ? (await mod.measureLimit()).sessionsPerSecond : undefined;
+  } catch (e) {
+    console.error(`limit not measured: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+export async function run(args: string[] = []): Promise<void> {
+  const opt = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const soakMin = opt('soak') ? Number(opt('soak')) : undefined;
+  const windowS = Number(opt('window') ?? 15);
+  const warmupS = Number(opt('warmup') ?? 4);
+  const plan: Array<{ homes: number; ns: number[] }> = soakMin ? [{ homes: 1, ns: [64] }] : [{ homes: 1, ns: [1, 8, 64] }, { homes: 2, ns: [8, 64] }];
+  const phases: LoadPhase[] = [];
+  const rssSamples: Array<{ atS: number; rssMiB: number }> = [];
+  let rate = 3; // expected sessions/s, for sizing the key pool; refined after each phase
+  for (const step of plan) {
+    const d = await deploy({ merchants: MERCHANTS, bids: BIDS, homes: step.homes });
+    try {
+      const buyers = await buyersOn(d, Math.max(...step.ns), `b${step.homes}`);
+      const pool: Pool = { keys: [], generatedInWindow: 0 };
+      for (const n of step.ns) {
+        const windowFor = soakMin ? soakMin * 60 : windowS;
+        // keys for the warm-up and the window at the expected rate (a soak generates as it goes)
+        await fillPool(pool, soakMin ? 2 * n : Math.ceil(Math.max(2 * n, rate * (warmupS + windowFor) * 1.3)));
+        const p = await phase(d, buyers.slice(0, n), pool, {
+          warmupS: soakMin ? 30 : warmupS,
+          windowS: windowFor,
+          homes: step.homes,
+          sample: soakMin ? (atS) => rssSamples.push({ atS, rssMiB: rssMiB(d.homes[0]!.pid) }) : undefined,
+        });
+        printPhase(p);
+        phases.push(p);
+        // more buyers may well go faster: leave room for it
+        rate = Math.max(rate, p.sessionsPerSecond * 2);
+      }
+    } finally {
+      await d.stop();
+    }
+  }
+
+  const targets: Target[] = [];
+  const at64 = phases.find((p) => p.homes === 1 && p.buyers === 64);
+  let limit: number | undefined;
+  if (!soakMin) {
+    limit = await limitFigure();
+    if (limit && at64) {
+      const share = at64.sessionsPerSecond / limit;
+      targets.push(target('load', `${at64.sessionsPerSecond.toFixed(2)} sessions/s at N=64 = ${(share * 100).toFixed(0)}% of the limit ${limit.toFixed(2)}`, '>= 50% of limit', share >= 0.5));
+    }
+  } else if (at64) {
+    const { start, end } = at64.homeRssMiB;
+    targets.push(target('memory', `Agent Home RSS ${start.toFixed(0)} MiB → ${end.toFixed(0)} MiB over ${soakMin} min at N=64`, 'end <= 1.25 x start', end <= start * 1.25));
+  }
+  console.log(
+    table([
+      ['homes', 'buyers', 'sessions/s', 'p50 ms', 'p95 ms', 'failed', 'home RSS MiB'],
+      ...phases.map((p) => [String(p.homes), String(p.buyers), p.sessionsPerSecond.toFixed(2), p.latency.p50Ms.toFixed(0), p.latency.p95Ms.toFixed(0), String(p.failures), `${p.homeRssMiB.start.toFixed(0)} → ${p.homeRssMiB.end.toFixed(0)}`]),
+    ]),
+  );
+  const file = writeResults(soakMin ? 'soak' : 'load', { merchants: MERCHANTS, bids: BIDS, phases, limitSessionsPerSecond: limit, rssSamples }, targets);
+  console.log(`results: ${file}`);
+  printTargets(targets);
+}
