@@ -4,6 +4,7 @@
 const BENCHES: Record<string, () => Promise<void>> = {
   crypto: async () => (await import('./crypto.js')).run(),
   hop: async () => (await import('./hop.js')).run(),
+  negotiate: async () => (await import('./negotiate.js')).run(),
 };
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
