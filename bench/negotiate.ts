@@ -20,7 +20,7 @@ import type { Bid, PurchaseRequest } from '../protocol/commerce.js';
 import type { SalesOfferBody } from '../protocol/sales.js';
 import { concessionBids } from '../store/strategy.js';
 import { exampleRules, LAPTOPS } from '../test/helpers/world.js';
-import { measureInterleaved, printTargets, table, target, writeResults, type Op, type Sample } from './lib.js';
+import { measureInterleaved, printTargets, table, target, writeResults, type Op } from './lib.js';
 
 const SIZES = [10, 100, 1000] as const;
 const GOAL = 200_000;
@@ -86,8 +86,8 @@ function negotiateRun(f: Fixture, next: () => SalesReveals): void {
   }
 }
 
-function perSecond(sample: Sample, reveals: number): number {
-  return (reveals / sample.medianMs) * 1000;
+function perSecond(ms: number, reveals: number): number {
+  return (reveals / ms) * 1000;
 }
 
 export async function run(): Promise<void> {
@@ -108,34 +108,41 @@ export async function run(): Promise<void> {
     return {
       bidsPerAgent: f.k,
       revealsPerRun: reveals,
-      revealsPerSecond: perSecond(neg, reveals),
-      usPerReveal: (neg.medianMs * 1000) / reveals,
+      /** per CPU-second of this process: the per-core rate, whatever else the machine runs */
+      revealsPerCpuSecond: perSecond(neg.cpuMedianMs!, reveals),
+      /** per wall-clock second: lower when other processes share the core */
+      revealsPerSecond: perSecond(neg.medianMs, reveals),
+      cpuUsPerReveal: (neg.cpuMedianMs! * 1000) / reveals,
       negotiate: neg,
-      saKeysPerSecond: perSecond(keys, reveals),
+      saKeysPerCpuSecond: perSecond(keys.cpuMedianMs!, reveals),
       saKeys: keys,
     };
   });
+  const n = (x: number) => Math.round(x).toLocaleString('en');
   console.log('negotiate benchmark: bid reveals per second on one core (hash-chain check + rules + round record)');
   console.log(
     table([
-      ['bids per SA', 'reveals/run', 'median ms', 'p95 ms', 'runs', 'µs/reveal', 'reveals/s', 'SA key recompute/s'],
+      ['bids per SA', 'reveals/run', 'median ms', 'p95 ms', 'cpu ms', 'runs', 'cpu µs/reveal', 'reveals/cpu-s', 'reveals/wall-s', 'SA key recompute/cpu-s'],
       ...figures.map((r) => [
         String(r.bidsPerAgent),
         String(r.revealsPerRun),
         r.negotiate.medianMs.toFixed(2),
         r.negotiate.p95Ms.toFixed(2),
+        r.negotiate.cpuMedianMs!.toFixed(2),
         String(r.negotiate.runs),
-        r.usPerReveal.toFixed(2),
-        Math.round(r.revealsPerSecond).toLocaleString('en'),
-        Math.round(r.saKeysPerSecond).toLocaleString('en'),
+        r.cpuUsPerReveal.toFixed(2),
+        n(r.revealsPerCpuSecond),
+        n(r.revealsPerSecond),
+        n(r.saKeysPerCpuSecond),
       ]),
     ]),
   );
+  // per core = per CPU-second of this single-threaded run (the wall-clock rate is shown too);
   // the target holds for the slowest size: every size must reach it
-  const worst = Math.min(...figures.map((r) => r.revealsPerSecond));
-  console.log(`(target figure: the slowest of the ${SIZES.join(', ')}-bid runs)`);
+  const worst = Math.min(...figures.map((r) => r.revealsPerCpuSecond));
+  console.log(`(target figure: reveals per CPU-second, the slowest of the ${SIZES.join(', ')}-bid runs)`);
   const targets = [target('negotiate', `${Math.round(worst).toLocaleString('en')} bid reveals/s per core`, `>= ${GOAL.toLocaleString('en')}`, worst >= GOAL)];
-  const file = writeResults('negotiate', figures, targets);
+  const file = writeResults('negotiate', Object.fromEntries(figures.map((r) => [`bids-${r.bidsPerAgent}`, r])), targets);
   console.log(`results: ${file}`);
   printTargets(targets);
 }
