@@ -14,6 +14,7 @@ export interface Sample {
   /** median milliseconds per operation */
   medianMs: number;
   p95Ms: number;
+  p99Ms: number;
   runs: number;
   /**
    * median CPU milliseconds of this process per operation (all its threads, user + system;
@@ -23,7 +24,7 @@ export interface Sample {
   cpuMedianMs?: number;
 }
 
-function quantile(sorted: number[], q: number): number {
+export function quantile(sorted: number[], q: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))));
   return sorted[i] ?? NaN;
 }
@@ -47,7 +48,7 @@ export async function measure(
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
-  return { medianMs: quantile(times, 0.5), p95Ms: quantile(times, 0.95), runs: times.length };
+  return { medianMs: quantile(times, 0.5), p95Ms: quantile(times, 0.95), p99Ms: quantile(times, 0.99), runs: times.length };
 }
 
 export interface Op {
@@ -87,7 +88,7 @@ export async function measureInterleaved<K extends string>(ops: Record<K, Op>, o
   for (const n of names) {
     const sorted = times.get(n)!.map((t) => t.wall).sort((a, b) => a - b);
     const cpu = times.get(n)!.map((t) => t.cpu).sort((a, b) => a - b);
-    result[n] = { medianMs: quantile(sorted, 0.5), p95Ms: quantile(sorted, 0.95), runs: sorted.length, cpuMedianMs: quantile(cpu, 0.5) };
+    result[n] = { medianMs: quantile(sorted, 0.5), p95Ms: quantile(sorted, 0.95), p99Ms: quantile(sorted, 0.99), runs: sorted.length, cpuMedianMs: quantile(cpu, 0.5) };
   }
   return result;
 }
