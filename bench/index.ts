@@ -6,6 +6,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   crypto: async () => (await import('./crypto.js')).run(),
   hop: async () => (await import('./hop.js')).run(),
   negotiate: async () => (await import('./negotiate.js')).run(),
+  dispute: async () => (await import('./dispute.js')).run(),
 };
 
 const args = process.argv.slice(2);
