@@ -7,6 +7,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   hop: async () => (await import('./hop.js')).run(),
   negotiate: async () => (await import('./negotiate.js')).run(),
   dispute: async () => (await import('./dispute.js')).run(),
+  limit: async () => (await import('./limit.js')).run(),
 };
 
 const args = process.argv.slice(2);
