@@ -9,9 +9,10 @@
  * Agent reveals (B[i], K[i+1]) and the Negotiation Agent recomputes K[i]. Because SHA-256
  * is preimage- and collision-resistant, every revealed bid is one the merchant committed
  * to, in its committed order, and the unrevealed rest stays hidden behind K[i+1]. Key
- * comparisons are constant time (`equalBytes`).
+ * comparisons are constant time (`equalBytes`, or a loop over all bytes that never exits
+ * early).
  */
-import { hash } from 'node:crypto';
+import { sha256, sha256Binary } from './hash.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { canonicalJson, type JsonValue } from './canonical.js';
 import { equalBytes, fromB64u, toB64u, utf8 } from './bytes.js';
@@ -87,12 +88,12 @@ function linkInputOf(text: string, next: Uint8Array): Uint8Array {
 }
 
 /**
- * Whether SHA-256("parley/bid" ‖ utf8(text) ‖ next) equals `expected`. The digest comes back
- * as a 'binary' (latin1) string, one char per byte: for one hash, a Buffer result costs more than the
- * hashing. The comparison runs over all 32 bytes whatever they hold, like `equalBytes`.
+ * Whether SHA-256("parley/bid" ‖ utf8(text) ‖ next) equals `expected`, comparing the digest
+ * as a 'binary' string (cheaper than a Buffer here) over all 32 bytes whatever they hold:
+ * like `equalBytes`, it never stops at the first difference.
  */
 function linkMatches(text: string, next: Uint8Array, expected: Uint8Array): boolean {
-  const digest = hash('sha256', linkInputOf(text, next), 'binary');
+  const digest = sha256Binary(linkInputOf(text, next));
   if (digest.length !== BID_KEY_LENGTH || expected.length !== BID_KEY_LENGTH) return false;
   let diff = 0;
   for (let i = 0; i < BID_KEY_LENGTH; i++) diff |= digest.charCodeAt(i) ^ expected[i]!;
@@ -102,7 +103,7 @@ function linkMatches(text: string, next: Uint8Array, expected: Uint8Array): bool
 /** K[i] = SHA-256("parley/bid" ‖ canonical(bid) ‖ next). Throws ERR_INVALID_INPUT for a non-JSON bid. */
 export function bidLink(bid: JsonValue, next: Uint8Array): Uint8Array {
   assertKey(next, 'next');
-  return new Uint8Array(hash('sha256', linkInputOf(canonicalJson(bid), next), 'buffer'));
+  return sha256(linkInputOf(canonicalJson(bid), next));
 }
 
 /** Commits to `bids` (most favourable to the merchant first) under a fresh random K[k+1]. */
