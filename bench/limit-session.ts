@@ -92,13 +92,19 @@ export async function countSession(shape: SessionShape): Promise<SessionCounts> 
       const c0 = cpuMs(pid);
       const t0 = performance.now();
       const s = await client.request({ request: LAPTOPS, rules: exampleRules(), deadline: new Date(Date.now() + 60_000), sessionKey: keys.shift()! });
-      await tap.quiet(QUIET_MS);
-      const results = await client.results(s.sn);
-      if (results.status !== 'complete') throw new Error(`session ${s.sn} is ${results.status} once the wire went quiet`);
+      // a machine loaded enough to hold every party still for QUIET_MS costs another results call
+      let results: ResultsReply;
+      let calls = 0;
+      do {
+        await tap.quiet(QUIET_MS);
+        results = await client.results(s.sn);
+        calls++;
+      } while (results.status === 'open' && calls < 20);
+      if (results.status !== 'complete') throw new Error(`session ${s.sn} is ${results.status}`);
       if (!results.agreements.length) throw new Error(`session ${s.sn}: no agreement`);
       await client.sign(s.sn, results.agreements[0]!.merchant);
       await tap.quiet(QUIET_MS);
-      return { results, ms: performance.now() - t0 - 2 * QUIET_MS, cpu: cpuMs(pid) - c0 };
+      return { results, ms: performance.now() - t0 - (calls + 1) * QUIET_MS, cpu: cpuMs(pid) - c0 };
     };
 
     await session(); // warm-up
