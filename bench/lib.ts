@@ -14,10 +14,17 @@ export interface Sample {
   /** median milliseconds per operation */
   medianMs: number;
   p95Ms: number;
+  p99Ms: number;
   runs: number;
+  /**
+   * median CPU milliseconds of this process per operation (all its threads, user + system;
+   * measureInterleaved only): unlike wall time it does not grow while other processes on a
+   * shared machine hold the core
+   */
+  cpuMedianMs?: number;
 }
 
-function quantile(sorted: number[], q: number): number {
+export function quantile(sorted: number[], q: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))));
   return sorted[i] ?? NaN;
 }
@@ -41,7 +48,7 @@ export async function measure(
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
-  return { medianMs: quantile(times, 0.5), p95Ms: quantile(times, 0.95), runs: times.length };
+  return { medianMs: quantile(times, 0.5), p95Ms: quantile(times, 0.95), p99Ms: quantile(times, 0.99), runs: times.length };
 }
 
 export interface Summary {
@@ -67,11 +74,14 @@ export interface Op {
   warmup?: number;
 }
 
-async function runOnce({ fn, between }: Op): Promise<number> {
+async function runOnce({ fn, between }: Op): Promise<{ wall: number; cpu: number }> {
   if (between) await between();
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   await fn();
-  return performance.now() - t0;
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1000 };
 }
 
 /**
@@ -81,7 +91,7 @@ async function runOnce({ fn, between }: Op): Promise<number> {
  */
 export async function measureInterleaved<K extends string>(ops: Record<K, Op>, opts: { rounds: number; perRound: number }): Promise<Record<K, Sample>> {
   const names = Object.keys(ops) as K[];
-  const times = new Map<K, number[]>(names.map((n) => [n, []]));
+  const times = new Map<K, Array<{ wall: number; cpu: number }>>(names.map((n) => [n, []]));
   for (const n of names) for (let i = 0; i < (ops[n].warmup ?? 3); i++) await runOnce(ops[n]);
   for (let r = 0; r < opts.rounds; r++) {
     for (const n of names) {
@@ -91,8 +101,9 @@ export async function measureInterleaved<K extends string>(ops: Record<K, Op>, o
   }
   const result = {} as Record<K, Sample>;
   for (const n of names) {
-    const sorted = times.get(n)!.sort((a, b) => a - b);
-    result[n] = { medianMs: quantile(sorted, 0.5), p95Ms: quantile(sorted, 0.95), runs: sorted.length };
+    const sorted = times.get(n)!.map((t) => t.wall).sort((a, b) => a - b);
+    const cpu = times.get(n)!.map((t) => t.cpu).sort((a, b) => a - b);
+    result[n] = { medianMs: quantile(sorted, 0.5), p95Ms: quantile(sorted, 0.95), p99Ms: quantile(sorted, 0.99), runs: sorted.length, cpuMedianMs: quantile(cpu, 0.5) };
   }
   return result;
 }

@@ -16,6 +16,7 @@ import type { NatsConnection } from 'nats';
 import { newSessionKey, type BuyerClient } from '../buyer-cli/client.js';
 import type { SessionKey } from '../buyer-cli/session-key.js';
 import { deploy, type Deployment } from './deploy.js';
+import { measureLimit } from './limit.js';
 import { oneSession, MERCHANTS, BIDS } from './session.js';
 import { cpuWindow, rssMiB, type CpuShare } from './proc-stats.js';
 import { printTargets, summary, table, target, writeResults, type Summary, type Target } from './lib.js';
@@ -131,12 +132,10 @@ function printPhase(p: LoadPhase): void {
   );
 }
 
-/** The `limit` figure from bench/limit.ts, measured in this run. */
+/** The `limit` figure (bench/limit.ts), measured in this run for the same session shape. */
 async function limitFigure(): Promise<number | undefined> {
   try {
-    const limitModule = './limit.js';
-    const mod = (await import(limitModule)) as { measureLimit?: () => Promise<{ sessionsPerSecond: number }> };
-    return mod.measureLimit ? (await mod.measureLimit()).sessionsPerSecond : undefined;
+    return (await measureLimit({ merchants: MERCHANTS, bids: BIDS })).sessionsPerSecond;
   } catch (e) {
     console.error(`limit not measured: ${(e as Error).message}`);
     return undefined;

@@ -5,7 +5,6 @@
  * and keys with lone UTF-16 surrogates are refused too: RFC 8785 §3.1 requires I-JSON
  * (RFC 7493 §2.1), and such strings have no UTF-8 form.
  */
-import canonicalize from 'canonicalize';
 import { cryptoError } from './errors.js';
 import { utf8 } from './bytes.js';
 
@@ -21,36 +20,68 @@ function checkString(s: string): void {
   if (LONE_SURROGATE.test(s)) throw cryptoError('ERR_INVALID_INPUT', 'JSON strings must not contain lone surrogates');
 }
 
-function check(value: unknown, depth: number, seen: Set<object>): void {
+// Characters JSON.stringify escapes, plus every surrogate: a string without any is written
+// as it is between quotes (most keys and values), the rest goes the long way.
+const NEEDS_CARE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** A JSON string literal as RFC 8785 §3.2.2.2 (= JSON.stringify) writes it; refuses lone surrogates. */
+function quote(s: string): string {
+  if (!NEEDS_CARE.test(s)) return '"' + s + '"';
+  checkString(s);
+  return JSON.stringify(s);
+}
+
+/**
+ * Checks and serialises in one pass (RFC 8785 §3.2): keys sorted by UTF-16 code units (the
+ * default `sort`), strings and numbers as ECMAScript's JSON.stringify writes them (§3.2.2).
+ * `path` holds the objects above `value`, so a cycle is refused while a shared, acyclic
+ * sub-object is not; it is at most MAX_JSON_DEPTH long. The `canonicalize` package is the
+ * independent reference the tests compare this with.
+ */
+function serialize(value: unknown, depth: number, path: object[]): string {
   if (depth > MAX_JSON_DEPTH) throw cryptoError('ERR_INVALID_INPUT', `JSON nesting deeper than ${MAX_JSON_DEPTH}`);
-  if (value === null || typeof value === 'boolean') return;
-  if (typeof value === 'string') return checkString(value);
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw cryptoError('ERR_INVALID_INPUT', 'JSON numbers must be finite');
-    return;
+  switch (typeof value) {
+    case 'string':
+      return quote(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw cryptoError('ERR_INVALID_INPUT', 'JSON numbers must be finite');
+      // for a finite number JSON.stringify gives Number::toString (−0 becomes "0" either way)
+      return String(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      break;
+    default:
+      throw cryptoError('ERR_INVALID_INPUT', `${typeof value} is not a JSON value`);
   }
-  if (typeof value !== 'object') throw cryptoError('ERR_INVALID_INPUT', `${typeof value} is not a JSON value`);
-  if (seen.has(value)) throw cryptoError('ERR_INVALID_INPUT', 'JSON value contains a cycle');
-  seen.add(value);
+  if (value === null) return 'null';
+  if (path.includes(value)) throw cryptoError('ERR_INVALID_INPUT', 'JSON value contains a cycle');
+  path.push(value);
+  let out: string;
   if (Array.isArray(value)) {
-    for (const v of value) check(v, depth + 1, seen);
+    out = '[';
+    // a hole reads as undefined and is refused like it
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + serialize(value[i], depth + 1, path);
+    out += ']';
   } else {
-    const proto = Object.getPrototypeOf(value);
+    const proto: unknown = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) throw cryptoError('ERR_INVALID_INPUT', 'only plain objects are JSON');
-    for (const [k, v] of Object.entries(value)) {
-      checkString(k);
-      check(v, depth + 1, seen);
+    const o = value as Record<string, unknown>;
+    const keys = Object.keys(o).sort();
+    out = '{';
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      out += (i === 0 ? '' : ',') + quote(k) + ':' + serialize(o[k], depth + 1, path);
     }
+    out += '}';
   }
-  seen.delete(value);
+  path.pop();
+  return out;
 }
 
 /** Canonical JSON text of a plain JSON value (RFC 8785). */
 export function canonicalJson(value: unknown): string {
-  check(value, 0, new Set());
-  const text = canonicalize(value);
-  if (text === undefined) throw cryptoError('ERR_INVALID_INPUT', 'value has no JSON form');
-  return text;
+  return serialize(value, 0, []);
 }
 
 /** UTF-8 bytes of the canonical JSON text. */

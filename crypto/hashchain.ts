@@ -9,12 +9,13 @@
  * Agent reveals (B[i], K[i+1]) and the Negotiation Agent recomputes K[i]. Because SHA-256
  * is preimage- and collision-resistant, every revealed bid is one the merchant committed
  * to, in its committed order, and the unrevealed rest stays hidden behind K[i+1]. Key
- * comparisons are constant time (`equalBytes`).
+ * comparisons are constant time (`equalBytes`, or a loop over all bytes that never exits
+ * early).
  */
-import { sha256 } from './hash.js';
+import { sha256, sha256Binary } from './hash.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { canonicalBytes, canonicalJson, type JsonValue } from './canonical.js';
-import { concatBytes, equalBytes, fromB64u, toB64u, utf8 } from './bytes.js';
+import { canonicalJson, type JsonValue } from './canonical.js';
+import { equalBytes, fromB64u, toB64u, utf8 } from './bytes.js';
 import { cryptoError } from './errors.js';
 
 export type { JsonValue } from './canonical.js';
@@ -60,10 +61,49 @@ function checkCount(k: unknown, name: string): asserts k is number {
   if (k < 1 || k > MAX_BIDS) throw cryptoError('ERR_INVALID_INPUT', `${name} must be between 1 and ${MAX_BIDS}, got ${k}`);
 }
 
+/**
+ * The hashed input "parley/bid" ‖ utf8(text) ‖ next is assembled in one reused buffer (the
+ * tag stays at its start) and hashed in one call: the Negotiation Agent links every revealed
+ * bid, and a fresh hash object and three buffers per link cost more than the hash itself.
+ * The buffer briefly holds K[i+1], which the reveal makes public anyway.
+ */
+let linkInput = new Uint8Array(512);
+/** the part of linkInput after the tag, where the bid's text goes */
+let linkText = linkInput.subarray(BID_TAG.length);
+linkInput.set(BID_TAG);
+const encoder = new TextEncoder();
+
+/** "parley/bid" ‖ utf8(text) ‖ next, in the shared buffer; `text` is canonical JSON (well-formed UTF-16). */
+function linkInputOf(text: string, next: Uint8Array): Uint8Array {
+  // a UTF-16 code unit takes at most 3 bytes of UTF-8 (a surrogate pair, 2 units, takes 4)
+  const room = BID_TAG.length + 3 * text.length + BID_KEY_LENGTH;
+  if (linkInput.length < room) {
+    linkInput = new Uint8Array(2 * room);
+    linkText = linkInput.subarray(BID_TAG.length);
+    linkInput.set(BID_TAG);
+  }
+  const n = BID_TAG.length + encoder.encodeInto(text, linkText).written;
+  linkInput.set(next, n);
+  return linkInput.subarray(0, n + BID_KEY_LENGTH);
+}
+
+/**
+ * Whether SHA-256("parley/bid" ‖ utf8(text) ‖ next) equals `expected`, comparing the digest
+ * as a 'binary' string (cheaper than a Buffer here) over all 32 bytes whatever they hold:
+ * like `equalBytes`, it never stops at the first difference.
+ */
+function linkMatches(text: string, next: Uint8Array, expected: Uint8Array): boolean {
+  const digest = sha256Binary(linkInputOf(text, next));
+  if (digest.length !== BID_KEY_LENGTH || expected.length !== BID_KEY_LENGTH) return false;
+  let diff = 0;
+  for (let i = 0; i < BID_KEY_LENGTH; i++) diff |= digest.charCodeAt(i) ^ expected[i]!;
+  return diff === 0;
+}
+
 /** K[i] = SHA-256("parley/bid" ‖ canonical(bid) ‖ next). Throws ERR_INVALID_INPUT for a non-JSON bid. */
 export function bidLink(bid: JsonValue, next: Uint8Array): Uint8Array {
   assertKey(next, 'next');
-  return sha256(concatBytes(BID_TAG, canonicalBytes(bid), next));
+  return sha256(linkInputOf(canonicalJson(bid), next));
 }
 
 /** Commits to `bids` (most favourable to the merchant first) under a fresh random K[k+1]. */
@@ -163,7 +203,8 @@ export class RevealVerifier {
   readonly root: Uint8Array;
   readonly k: number;
   #expected: Uint8Array;
-  #reveals: BidReveal[] = [];
+  /** each accepted bid as its canonical text (what was hashed), parsed only when asked for */
+  #reveals: Array<{ text: string; next: Uint8Array }> = [];
 
   constructor(root: Uint8Array, k: number) {
     assertKey(root, 'root');
@@ -197,18 +238,18 @@ export class RevealVerifier {
     } catch {
       text = undefined;
     }
-    if (text === undefined || !isKey(nextKey) || !equalBytes(sha256(concatBytes(BID_TAG, utf8(text), nextKey)), this.#expected)) {
+    if (text === undefined || !isKey(nextKey) || !linkMatches(text, nextKey, this.#expected)) {
       throw cryptoError('ERR_COMMITMENT_INVALID', `bid ${i} does not match the commitment`);
     }
     const key = nextKey.slice();
-    this.#reveals.push({ bid: JSON.parse(text) as JsonValue, next: key });
+    this.#reveals.push({ text, next: key });
     this.#expected = key;
     return i;
   }
 
   /** The verified prefix B[1..index] with each K[i+1], as `assertPrefix` takes it (copies). */
   prefix(): BidReveal[] {
-    return this.#reveals.map((r) => ({ bid: JSON.parse(canonicalJson(r.bid)) as JsonValue, next: r.next.slice() }));
+    return this.#reveals.map((r) => ({ bid: JSON.parse(r.text) as JsonValue, next: r.next.slice() }));
   }
 }
 

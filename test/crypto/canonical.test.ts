@@ -1,6 +1,8 @@
 /** RFC 8785 canonical JSON: the RFC's own examples, and refusal of everything that is not plain JSON. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import canonicalize from 'canonicalize';
 import { canonicalBytes, canonicalJson, MAX_JSON_DEPTH } from '../../crypto/canonical.js';
 import { throwsCode } from '../helpers/assert.js';
 
@@ -162,6 +164,20 @@ test('canonicalBytes is the UTF-8 of canonicalJson; equal values give equal byte
   const b = JSON.parse('{"terms":{"note":"Z\\u00fcrich","days":5.0},"price":1.2e3}');
   assert.equal(canonicalBytes(a), canonicalBytes(b));
   assert.equal(canonicalBytes(a), new TextEncoder().encode(canonicalJson(a)));
+});
+
+test('agrees with the canonicalize package (an independent RFC 8785 implementation) on arbitrary JSON', () => {
+  // 'binary' strings are any well-formed UTF-16: escapes, controls, astral characters
+  const json = fc.jsonValue({ maxDepth: 6, stringUnit: 'binary' });
+  fc.assert(
+    fc.property(json, (v) => {
+      assert.is(canonicalJson(v), canonicalize(v));
+    }),
+    { numRuns: 2000 },
+  );
+  for (const v of [-0, [-0], { '': 1, a: '"\\\u2028\u0000\u001f\u007f' }, 1e21, 1e-7, 5e-324, Number.MAX_VALUE, { __proto__: null, b: 1 }]) {
+    assert.is(canonicalJson(v), canonicalize(v));
+  }
 });
 
 test.run();

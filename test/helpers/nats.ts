@@ -5,7 +5,6 @@
  * No mock of NATS anywhere: if nats-server is missing the suite fails with the install hint.
  */
 import type { NatsConnection } from 'nats';
-import type { Test } from 'uvu';
 import { startNatsServer, type NatsServer, type NatsServerOptions } from '../../agents/transport/nats-server.js';
 import { connectNats, type NatsOptions } from '../../agents/transport/connect.js';
 
@@ -16,7 +15,16 @@ export interface NatsSuite {
   connect(name?: string, auth?: Pick<NatsOptions, 'nkeySeedFile' | 'tlsCaFile' | 'inboxPrefix'>): Promise<NatsConnection>;
 }
 
-export function natsSuite<T>(suite: Test<T>, opts: NatsServerOptions = {}): NatsSuite {
+/**
+ * The two hooks of a uvu suite that these helpers use; a uvu `Test` is one, and a benchmark
+ * that runs a world outside uvu passes its own (bench/world.ts).
+ */
+export interface SuiteHooks {
+  before(fn: () => Promise<void> | void): void;
+  after(fn: () => Promise<void> | void): void;
+}
+
+export function natsSuite(suite: SuiteHooks, opts: NatsServerOptions = {}): NatsSuite {
   let server: NatsServer | undefined;
   const conns: NatsConnection[] = [];
   suite.before(async () => {

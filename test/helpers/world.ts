@@ -10,8 +10,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection, Subscription } from 'nats';
-import type { Test } from 'uvu';
-import { natsSuite, type NatsSuite } from './nats.js';
+import { natsSuite, type NatsSuite, type SuiteHooks } from './nats.js';
 import { testPki, type TestPki } from './parties.js';
 import { REPO_ROOT, tempDir } from './paths.js';
 import { ed25519PrivateKeyPem } from '../../crypto/ed25519.js';
@@ -73,7 +72,7 @@ export interface WorldOptions {
   broker?: { buyers: string[] };
 }
 
-export function worldSuite<T>(suite: Test<T>, opts: WorldOptions = {}): World {
+export function worldSuite(suite: SuiteHooks, opts: WorldOptions = {}): World {
   const tmp = tempDir('parley-world-');
   const brokerDir = opts.broker ? join(tmp.path, 'broker') : undefined;
   if (brokerDir) {

@@ -1,0 +1,186 @@
+/**
+ * Limit benchmark: the least CPU time one complete session needs, and so the most sessions
+ * per second a perfect implementation could reach on this machine.
+ *
+ * 1. Count (bench/limit-session.ts, bench/limit-count.ts): one session of the `load`
+ *    benchmark's shape — 10 merchants × 20 bids, request → results → one signed contract —
+ *    runs in an in-process world with counters around node:crypto and a wiretap on the
+ *    server: Ed25519 signs and verifies, RSA exponentiations by kind, SHA-256, NATS
+ *    requests, publishes, JetStream writes and API requests. The sealed box and the at-rest
+ *    encryption are @noble (JavaScript, not countable at node:crypto): counted by reading
+ *    the code, one each per session (the buyer seals d2 and the rules, the Agent Home opens
+ *    them, stores the escrow encrypted, and decrypts it once for the session's rules); the
+ *    limit prices the sealed box's X25519 at OpenSSL's speed (see rowsFor).
+ * 2. Price (bench/limit-cost.ts): each primitive measured alone in this run.
+ * 3. Add up. The unavoidable work of a session is its cryptography and its messages: every
+ *    Parley request (agent hops included) is one round trip, every event one publish, every
+ *    durable record one JetStream write. JetStream reads are shown but left out: state can
+ *    be kept in memory. The buyer's RSA session key generation is left out too, since the
+ *    buyer generates keys ahead of time (`NewRequest.sessionKey`, as the load benchmark
+ *    does); the figure with it is given as well. "As implemented" prices every counted call;
+ *    "distinct" prices an operation repeated on the same input (the same signature verified
+ *    again, the same bytes hashed again) once, as a perfect implementation would do it.
+ *
+ *      CPU-seconds per session = Σ (count × CPU cost of one)
+ *      sessions/s              = cores / CPU-seconds per session
+ *
+ *    since a machine with c cores has c CPU-seconds to give every second, and the work of
+ *    sessions run side by side spreads over all of them at best.
+ */
+import { cpus } from 'node:os';
+import { countSession, type SessionCounts, type SessionShape } from './limit-session.js';
+import { cryptoCosts, natsCosts, type CryptoCosts, type NatsCosts } from './limit-cost.js';
+import { table, writeResults } from './lib.js';
+
+/** The session the `load` benchmark runs. */
+export const LOAD_SHAPE: SessionShape = { merchants: 10, bids: 20 };
+
+export interface LimitRow {
+  work: string;
+  count: number;
+  /** count with repeats on the same input taken once */
+  distinct: number;
+  /** CPU µs of one (mean over the counted calls where it depends on the message size) */
+  unitUs: number;
+  totalUs: number;
+  distinctTotalUs: number;
+  /** part of the limit (unavoidable), or shown for scale only */
+  inLimit: boolean;
+}
+
+export interface LimitResult {
+  shape: SessionShape;
+  cores: number;
+  /** the limit: sessions per second with each distinct operation done once, no key generation */
+  sessionsPerSecond: number;
+  cpuMsPerSession: number;
+  /** pricing every counted call, as the code does them now */
+  asImplemented: { sessionsPerSecond: number; cpuMsPerSession: number };
+  /** with the buyer's session key generated within the session */
+  withKeygen: { sessionsPerSecond: number; cpuMsPerSession: number };
+  /** what the implementation really spends per session (this process + nats-server) */
+  actualCpuMsPerSession: number;
+  rows: LimitRow[];
+  /** the session's messages by kind and subject (ids as <id>, session numbers as <sn>) */
+  messages: Array<{ kind: string; subject: string; count: number; bytes: number }>;
+  counts: { reveals: number; agreements: number; wallMs: number };
+  costs: { nats: NatsCosts; keygenUs: number };
+}
+
+function rowsFor(c: SessionCounts, crypto: CryptoCosts, nats: NatsCosts): LimitRow[] {
+  const rows: LimitRow[] = [];
+  for (const [op, n] of c.crypto) {
+    const cost = crypto.ops.get(op);
+    if (!cost) {
+      if (op === 'rsa key generation') continue; // keygen is priced separately
+      throw new Error(`no cost measured for ${op} (${n.count} calls)`);
+    }
+    const totalUs = n.count * cost.baseUs + n.bytes * cost.perByteUs;
+    rows.push({ work: op, count: n.count, distinct: n.distinct, unitUs: totalUs / n.count, totalUs, distinctTotalUs: n.distinct * cost.baseUs + n.distinctBytes * cost.perByteUs, inLimit: true });
+  }
+  /** `count` operations of `unitUs` each, none a repeat */
+  const flat = (work: string, count: number, unitUs: number, inLimit = true): LimitRow => ({ work, count, distinct: count, unitUs, totalUs: count * unitUs, distinctTotalUs: count * unitUs, inLimit });
+  // sealing takes two X25519 multiplications (ephemeral key, shared secret); opening takes the
+  // shared secret and recomputes the Agent Home's own public key, a repeat. The limit prices
+  // the three distinct ones at OpenSSL's speed; the implementation runs them in @noble.
+  rows.push({
+    work: 'x25519 (sealed box; limit at OpenSSL speed)',
+    count: 4,
+    distinct: 3,
+    unitUs: crypto.x25519NobleUs,
+    totalUs: 4 * crypto.x25519NobleUs,
+    distinctTotalUs: 3 * crypto.x25519OpensslUs,
+    inLimit: true,
+  });
+  rows.push(flat('sealed box HKDF + XChaCha20-Poly1305 (seal, open)', 2, crypto.sealSymmetricUs));
+  rows.push(flat('at-rest encrypt escrow (Agent Home)', 1, crypto.atRestEncryptUs), flat('at-rest decrypt escrow (Agent Home)', 1, crypto.atRestDecryptUs));
+  const sum = (m: Map<string, { count: number }>) => [...m.values()].reduce((s, v) => s + v.count, 0);
+  rows.push(flat('NATS request/reply (Parley requests, agent hops)', sum(c.wire.requests), nats.requestUs));
+  rows.push(flat('NATS publish (events, progress notes)', sum(c.wire.publishes), nats.publishUs));
+  rows.push(flat('JetStream write (publish + PubAck)', sum(c.wire.jsWrites), nats.jsWriteUs));
+  const reads = [...c.wire.jsApi.values()].reduce((s, v) => s + v, 0);
+  rows.push(flat('JetStream API request (reads; not in the limit)', reads, nats.jsReadUs, false));
+  return rows;
+}
+
+/** Runs the counted session and the cost measurements; returns the limit for `shape`. */
+export async function measureLimit(shape: SessionShape = LOAD_SHAPE): Promise<LimitResult> {
+  const counts = await countSession(shape);
+  const crypto = await cryptoCosts();
+  const avg = (m: Map<string, { count: number; bytes: number }>) => {
+    const v = [...m.values()];
+    const n = v.reduce((s, x) => s + x.count, 0);
+    return n ? v.reduce((s, x) => s + x.bytes, 0) / n : 0;
+  };
+  const w = counts.wire;
+  const nats = await natsCosts({
+    request: avg(w.requests),
+    reply: w.replies.count ? w.replies.bytes / w.replies.count : 0,
+    publish: avg(w.publishes),
+    jsWrite: avg(w.jsWrites),
+    jsRead: w.jsApiReplies.count ? w.jsApiReplies.bytes / w.jsApiReplies.count : 0,
+  });
+  const rows = rowsFor(counts, crypto, nats);
+  const cores = cpus().length;
+  const limitRows = rows.filter((r) => r.inLimit);
+  const distinctMs = limitRows.reduce((s, r) => s + r.distinctTotalUs, 0) / 1000;
+  const allMs = limitRows.reduce((s, r) => s + r.totalUs, 0) / 1000;
+  const keygenMs = crypto.keygenUs / 1000;
+  // sessions/s = cores / CPU-seconds per session
+  const rate = (ms: number) => cores / (ms / 1000);
+  return {
+    shape,
+    cores,
+    sessionsPerSecond: rate(distinctMs),
+    cpuMsPerSession: distinctMs,
+    asImplemented: { sessionsPerSecond: rate(allMs), cpuMsPerSession: allMs },
+    withKeygen: { sessionsPerSecond: rate(distinctMs + keygenMs), cpuMsPerSession: distinctMs + keygenMs },
+    actualCpuMsPerSession: counts.actualCpuMs,
+    rows,
+    messages: messageList(w),
+    counts: { reveals: counts.reveals, agreements: counts.agreements, wallMs: counts.wallMs },
+    costs: { nats, keygenUs: crypto.keygenUs },
+  };
+}
+
+function messageList(c: SessionCounts['wire']): LimitResult['messages'] {
+  const out: LimitResult['messages'] = [];
+  const add = (kind: string, m: Map<string, { count: number; bytes: number }>) => {
+    for (const [subject, v] of m) out.push({ kind, subject, ...v });
+  };
+  add('request', c.requests);
+  add('publish', c.publishes);
+  add('js write', c.jsWrites);
+  for (const [subject, count] of c.jsApi) out.push({ kind: 'js api', subject, count, bytes: 0 });
+  out.push({ kind: 'replies', subject: 'to requests', ...c.replies }, { kind: 'replies', subject: 'to js api', ...c.jsApiReplies });
+  for (const [subject, count] of c.other) out.push({ kind: 'other', subject, count, bytes: 0 });
+  return out;
+}
+
+export async function run(): Promise<void> {
+  const r = await measureLimit();
+  const f = (us: number) => (us >= 100 ? us.toFixed(0) : us.toFixed(1));
+  console.log(`limit benchmark: one session of ${r.shape.merchants} merchants × ${r.shape.bids} bids, request → results → one signed contract`);
+  console.log(`(${r.counts.reveals} bids revealed, ${r.counts.agreements} agreements; counted by instrumenting node:crypto and a wiretap on '>'; seal/at-rest counted from the code)`);
+  console.log(table([['messages of the session', 'count', 'bytes'], ...r.messages.map((m) => [`${m.kind}: ${m.subject}`, String(m.count), m.bytes ? String(m.bytes) : '-'])]));
+  console.log(
+    table([
+      ['work', 'count', 'distinct', 'µs each', 'µs total', 'µs distinct'],
+      ...r.rows.map((x) => [x.work, String(x.count), String(x.distinct), f(x.unitUs), f(x.totalUs), x.inLimit ? f(x.distinctTotalUs) : '(excluded)']),
+    ]),
+  );
+  console.log(`NATS costs are CPU (clients + nats-server) per operation on a fresh server; one request/reply takes ${f(r.costs.nats.requestLatencyUs)} µs wall-clock`);
+  console.log(`session key generation (buyer, ahead of time, not in the limit): ${f(r.costs.keygenUs)} µs`);
+  console.log('sessions/s = cores / CPU-seconds per session');
+  console.log(
+    table([
+      ['', 'CPU ms/session', 'sessions/s'],
+      [`limit (distinct ops, ${r.cores} cores)`, r.cpuMsPerSession.toFixed(2), r.sessionsPerSecond.toFixed(1)],
+      ['every counted op priced', r.asImplemented.cpuMsPerSession.toFixed(2), r.asImplemented.sessionsPerSecond.toFixed(1)],
+      ['limit + session key generation', r.withKeygen.cpuMsPerSession.toFixed(2), r.withKeygen.sessionsPerSecond.toFixed(1)],
+      ['actual implementation (one session, in-process)', r.actualCpuMsPerSession.toFixed(1), ((r.cores * 1000) / r.actualCpuMsPerSession).toFixed(1)],
+    ]),
+  );
+  const file = writeResults('limit', r, []);
+  console.log(`results: ${file}`);
+}
