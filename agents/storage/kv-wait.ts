@@ -54,29 +54,39 @@ export class KvWaits<T> {
 
   /**
    * The record under `key` once `done` holds for it, or the latest one read when `ms` pass
-   * first. `read` fetches the current record (after the waiter is in place).
+   * first. `read` fetches the current record (after the waiter is in place). The record is
+   * also read again every `recheckMs`: a watch whose server died (a cluster node lost) may
+   * stay silent until its consumer is recreated, and a held request must not depend on it.
    */
-  async until(key: string, done: (r: Revisioned<T>) => boolean, ms: number, read: () => Promise<Revisioned<T> | undefined>): Promise<Revisioned<T> | undefined> {
-    let settle!: (r: Revisioned<T> | undefined) => void;
-    const settled = new Promise<Revisioned<T> | undefined>((resolve) => (settle = resolve));
+  async until(key: string, done: (r: Revisioned<T>) => boolean, ms: number, read: () => Promise<Revisioned<T> | undefined>, recheckMs = 2000): Promise<Revisioned<T> | undefined> {
+    let wake!: (r: Revisioned<T> | undefined) => void;
+    let stopped = false;
     let latest: Revisioned<T> | undefined;
     const waiter: Waiter<T> = {
       // an update older than what was read cannot satisfy the waiter
       done: (r) => (!latest || r.revision > latest.revision) && done(r),
-      settle,
+      settle: (r) => {
+        if (!r) stopped = true;
+        wake(r);
+      },
     };
     let set = this.waiters.get(key);
     if (!set) this.waiters.set(key, (set = new Set()));
     set.add(waiter);
-    const timer = setTimeout(() => settle(undefined), Math.max(0, ms));
+    const end = Date.now() + Math.max(0, ms);
     try {
-      latest = await read();
-      if (!latest || done(latest)) return latest;
-      const woken = await settled;
-      // the timer (and stop) settle with what was read; an update can only be newer than that
-      return woken && woken.revision > latest.revision ? woken : latest;
+      for (;;) {
+        const woken = new Promise<Revisioned<T> | undefined>((resolve) => (wake = resolve));
+        const fresh = await read();
+        if (!fresh || !latest || fresh.revision >= latest.revision) latest = fresh;
+        if (!latest || done(latest) || stopped || Date.now() >= end) return latest;
+        let timer: NodeJS.Timeout | undefined;
+        const r = await Promise.race([woken, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.min(recheckMs, end - Date.now()))))]);
+        clearTimeout(timer);
+        if (r && r.revision > latest.revision) return r;
+        if (stopped) return latest;
+      }
     } finally {
-      clearTimeout(timer);
       set.delete(waiter);
       if (!set.size) this.waiters.delete(key);
     }
