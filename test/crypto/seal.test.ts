@@ -7,6 +7,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import {
   encryptionPublicKey,
+  encryptionPublicKeyNoble,
   generateEncryptionKey,
   open,
   openJson,
@@ -14,8 +15,10 @@ import {
   SEALED_BOX_OVERHEAD,
   SEALED_BOX_VERSION,
   sealJson,
+  x25519SharedSecret,
+  x25519SharedSecretNoble,
 } from '../../crypto/seal.js';
-import { fromB64u, fromHex, toB64u, utf8 } from '../../crypto/bytes.js';
+import { fromB64u, fromHex, toB64u, toHex, utf8 } from '../../crypto/bytes.js';
 import { throwsCode } from '../helpers/assert.js';
 
 const ctx = utf8('notify\0' + 'a'.repeat(64));
@@ -32,6 +35,34 @@ const LOW_ORDER = [
   'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
   'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
 ].map((h) => fromHex(h));
+
+test('X25519: OpenSSL matches the RFC 7748 vectors and agrees with @noble/curves', () => {
+  // RFC 7748 §5.2 (scalar multiplication) and §6.1 (Diffie-Hellman)
+  const k = fromHex('a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4');
+  const u = fromHex('e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c');
+  assert.is(toHex(x25519SharedSecret(k, u)!), 'c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552');
+  const aSk = fromHex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a');
+  const bSk = fromHex('5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb');
+  assert.is(toHex(encryptionPublicKey(aSk)), '8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a');
+  assert.is(toHex(encryptionPublicKey(bSk)), 'de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f');
+  const sharedHex = '4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742';
+  assert.is(toHex(x25519SharedSecret(aSk, encryptionPublicKey(bSk))!), sharedHex);
+  assert.is(toHex(x25519SharedSecret(bSk, encryptionPublicKey(aSk))!), sharedHex);
+  for (let i = 0; i < 64; i++) {
+    const a = generateEncryptionKey();
+    const b = generateEncryptionKey();
+    assert.equal(encryptionPublicKeyNoble(a.secretKey), a.publicKey, 'public key');
+    // any 32 bytes as the peer's u-coordinate, top bit included (RFC 7748 masks it)
+    const peer = i % 2 ? b.publicKey : generateEncryptionKey().secretKey;
+    assert.equal(x25519SharedSecret(a.secretKey, peer), x25519SharedSecretNoble(a.secretKey, peer), `shared ${i}`);
+  }
+  // low-order points: both refuse
+  const sk = generateEncryptionKey().secretKey;
+  for (const point of LOW_ORDER) {
+    assert.is(x25519SharedSecret(sk, point), undefined, toHex(point));
+    assert.is(x25519SharedSecretNoble(sk, point), undefined, toHex(point));
+  }
+});
 
 test('roundtrip; format is version ‖ eph_pk ‖ nonce ‖ ciphertext+tag', () => {
   const ah = generateEncryptionKey();
