@@ -47,6 +47,10 @@ export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
     maxReconnectAttempts: opts.failFast ? 0 : -1,
     reconnectTimeWait: 250,
     timeout: 5000,
+    // nats.js otherwise captures two stack traces (an Error and a timeout NatsError) for
+    // every request, only to decorate the error if it fails: a tenth of the Agent Home's
+    // CPU in steady state. Errors keep their codes and messages.
+    noAsyncTraces: true,
   };
   if (opts.nkeySeedFile) {
     let seed: Uint8Array;
