@@ -8,25 +8,29 @@
  * names its agent, and only another agent for the same merchant and session is a replay.
  */
 import { negotiate } from '../agents/negotiation.js';
-import { openSalesAgent, SALES_KIND } from '../agents/sales.js';
+import { checkSalesAgent, openSalesAgent, SALES_KIND } from '../agents/sales.js';
 import type { ArrivedAgent, KindBehaviour } from '../agents/runtime/host.js';
 import { crashPoint } from '../agents/crash-point.js';
 import { parleyError } from '../protocol/errors.js';
 import type { Agreement } from '../protocol/directory.js';
 import type { HomeContext } from './context.js';
-import { createOnce, type NegotiationRecord } from './state.js';
+import { createOnce, type NegotiationRecord, type SessionRecord } from './state.js';
 import { sessionRules } from './escrow.js';
 
 export { SALES_KIND };
 
 export function salesBehaviour(ctx: HomeContext): KindBehaviour {
+  // the session as `check` read it, for `visit` of the same arrival: visit uses only its
+  // request and deadline, which never change once the session exists
+  const checkedSessions = new WeakMap<ArrivedAgent, SessionRecord>();
   return {
     issuerRoles: ['merchant'],
     check: async (a: ArrivedAgent) => {
-      const sa = openSalesAgent(a);
+      const sa = checkSalesAgent(a);
       const session = await ctx.state.session(sa.offer.sn);
       if (!session || session.home !== ctx.self.id) throw parleyError('ERR_SESSION_UNKNOWN', `no session ${sa.offer.sn} here`);
       if (!session.invited.includes(sa.merchant)) throw parleyError('ERR_FORBIDDEN', `${sa.merchant} was not invited to session ${sa.offer.sn}`);
+      checkedSessions.set(a, session);
       const done = await ctx.state.negotiation(sa.offer.sn, sa.merchant);
       if (done) {
         // this very agent, accepted before a crash that came before the session recorded its
@@ -39,7 +43,7 @@ export function salesBehaviour(ctx: HomeContext): KindBehaviour {
     visit: async (a: ArrivedAgent) => {
       const sa = openSalesAgent(a);
       const sn = sa.offer.sn;
-      const session = (await ctx.state.session(sn))!;
+      const session = checkedSessions.get(a) ?? (await ctx.state.session(sn))!;
       const outcome = negotiate({ request: session.request, rules: await sessionRules(ctx, sn), offer: sa.offer, reveals: sa.reveals, deadline: new Date(session.deadline) });
       const record: NegotiationRecord = {
         sn,
@@ -54,8 +58,8 @@ export function salesBehaviour(ctx: HomeContext): KindBehaviour {
         ...(outcome.error ? { error: outcome.error } : {}),
         at: new Date().toISOString(),
       };
-      await createOnce(ctx.state.negotiations, `${sn}.${sa.merchant}`, record);
-      const stored = (await ctx.state.negotiation(sn, sa.merchant))!;
+      // the record that holds: ours when the create took, else the one a previous run stored
+      const stored = (await createOnce(ctx.state.negotiations, `${sn}.${sa.merchant}`, record)) ? record : (await ctx.state.negotiation(sn, sa.merchant))!;
       crashPoint('home:sales:after-negotiation');
       const agreed = stored.status === 'agreed' ? stored.rounds[stored.rounds.length - 1] : undefined;
       if (agreed) {

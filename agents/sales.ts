@@ -54,23 +54,51 @@ export function createSalesAgent(merchant: Self, spec: NewSalesAgent): { envelop
   return { envelope, commitment };
 }
 
-/** A Sales Agent as the Agent Home sees it on arrival: its verified offer and its reveals. */
-export interface ArrivedSalesAgent {
+/** A Sales Agent's offer as checked on arrival: signed by its issuer (the merchant), for k bids. */
+export interface CheckedSalesOffer {
   merchant: string;
   merchantCert: string;
   offer: SalesOfferBody;
   signedOffer: SalesPayload['offer'];
+  bids: Bid[];
+  /** K[k+1] */
+  tail: Uint8Array;
+}
+
+/** A Sales Agent as the Agent Home sees it on arrival: its verified offer and its reveals. */
+export interface ArrivedSalesAgent extends Omit<CheckedSalesOffer, 'bids' | 'tail'> {
   reveals: SalesReveals;
 }
 
-/** Checks the SA's offer against its issuer (the merchant) and that it carries k bids. */
+/**
+ * Offers already checked, by the arrival they came with: the host hands the same
+ * ArrivedAgent (whose envelope it has verified and never changes) to the kind's `check` and
+ * then to its `visit`, so the schema and the offer signature are checked once per arrival.
+ */
+const checked = new WeakMap<ArrivedAgent, CheckedSalesOffer>();
+
+/**
+ * Checks the SA's payload schema and its offer against its issuer (the merchant), and that
+ * it carries k bids; remembered for this arrival. The expiry is checked on every call.
+ */
+export function checkSalesAgent(agent: ArrivedAgent, now = Date.now()): CheckedSalesOffer {
+  let c = checked.get(agent);
+  if (!c) {
+    const p = checkSchema(SalesPayloadSchema, agent.envelope.payload, 'sales payload');
+    const offer = openSalesOffer(p.offer, agent.issuer.id, agent.issuer.publicKey);
+    if (agent.header.sn !== offer.sn) throw parleyError('ERR_SALES_OFFER_INVALID', 'agent and offer name different sessions');
+    if (p.bids.length !== offer.msg.k) throw parleyError('ERR_SALES_OFFER_INVALID', `offer commits to ${offer.msg.k} bids, agent carries ${p.bids.length}`);
+    c = { merchant: agent.issuer.id, merchantCert: agent.envelope.issuerCert, offer, signedOffer: p.offer, bids: p.bids, tail: keyFromB64u(p.tail, 'K[k+1]') };
+    checked.set(agent, c);
+  }
+  if (Date.parse(c.offer.msg.expiry) <= now) throw parleyError('ERR_DEADLINE_PASSED', 'the sales offer has expired');
+  return c;
+}
+
+/** Checks the SA (see `checkSalesAgent`) and readies its reveals. */
 export function openSalesAgent(agent: ArrivedAgent, now = Date.now()): ArrivedSalesAgent {
-  const p = checkSchema(SalesPayloadSchema, agent.envelope.payload, 'sales payload');
-  const offer = openSalesOffer(p.offer, agent.issuer.id, agent.issuer.publicKey);
-  if (agent.header.sn !== offer.sn) throw parleyError('ERR_SALES_OFFER_INVALID', 'agent and offer name different sessions');
-  if (p.bids.length !== offer.msg.k) throw parleyError('ERR_SALES_OFFER_INVALID', `offer commits to ${offer.msg.k} bids, agent carries ${p.bids.length}`);
-  if (Date.parse(offer.msg.expiry) <= now) throw parleyError('ERR_DEADLINE_PASSED', 'the sales offer has expired');
-  return { merchant: agent.issuer.id, merchantCert: agent.envelope.issuerCert, offer, signedOffer: p.offer, reveals: new SalesReveals(p.bids, keyFromB64u(p.tail, 'K[k+1]')) };
+  const { bids, tail, ...c } = checkSalesAgent(agent, now);
+  return { ...c, reveals: new SalesReveals(bids, tail) };
 }
 
 /** The SA's side of the offer/counter-offer rounds: reveals (B[i], K[i+1]) in order. */
