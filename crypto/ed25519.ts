@@ -9,7 +9,7 @@
  * JavaScript cannot promise that secret bytes are wiped from memory.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { concatBytes, fromHex } from './bytes.js';
 import { cryptoError } from './errors.js';
 
@@ -122,13 +122,36 @@ export function ed25519Sign(message: Uint8Array, secretKey: Uint8Array): Uint8Ar
   return new Uint8Array(nodeSign(null, message, nodePrivate(secretKey)));
 }
 
+/**
+ * Signatures this process has verified, as (public key ‖ signature ‖ SHA-256(message)): the
+ * same signed bytes reach a process more than once (a visit record in a progress report and
+ * again in the agent's log, a voucher in an invitation and again in a contract), and a hit
+ * stands for a verification of exactly those bytes by OpenSSL before. Only successes are
+ * kept; the oldest entry goes first when full.
+ */
+const VERIFIED_LIMIT = 8192;
+const verified = new Set<string>();
+
+function verifiedKey(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): string {
+  // fixed lengths (32, 64, 32), so the concatenation is unambiguous
+  return Buffer.concat([publicKey, signature, createHash('sha256').update(message).digest()]).toString('base64');
+}
+
 /** Strict Ed25519 verification by OpenSSL; false (never a throw) for anything that does not verify. */
 export function ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
   if (!(signature instanceof Uint8Array) || !(message instanceof Uint8Array) || !(publicKey instanceof Uint8Array)) return false;
   if (signature.length !== ED25519_SIGNATURE_LENGTH || publicKey.length !== ED25519_PUBLIC_LENGTH) return false;
+  const key = verifiedKey(signature, message, publicKey);
+  if (verified.has(key)) return true;
+  let ok: boolean;
   try {
-    return nodeVerify(null, message, nodePublic(publicKey), signature);
+    ok = nodeVerify(null, message, nodePublic(publicKey), signature);
   } catch {
     return false;
   }
+  if (ok) {
+    if (verified.size >= VERIFIED_LIMIT) verified.delete(verified.values().next().value!);
+    verified.add(key);
+  }
+  return ok;
 }

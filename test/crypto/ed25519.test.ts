@@ -45,6 +45,29 @@ test('noble and node:crypto signatures are byte-identical and cross-verify', () 
   }
 });
 
+test('a remembered verification stands only for the exact bytes verified', () => {
+  const { secretKey, publicKey } = generateIdentityKey();
+  const msg = utf8('parley/test remembered');
+  const sig = ed25519Sign(msg, secretKey);
+  // a failure is not remembered: the same triple fails again, and a later good one passes
+  assert.not.ok(ed25519Verify(flipBit(sig, 40), msg, publicKey));
+  assert.not.ok(ed25519Verify(flipBit(sig, 40), msg, publicKey));
+  assert.ok(ed25519Verify(sig, msg, publicKey));
+  assert.ok(ed25519Verify(sig, msg.slice(), publicKey), 'same bytes in another array');
+  // after the success, every change is still caught
+  assert.not.ok(ed25519Verify(sig, flipBit(msg, 9), publicKey), 'message');
+  assert.not.ok(ed25519Verify(sig, msg.subarray(1), publicKey), 'shorter message');
+  assert.not.ok(ed25519Verify(flipBit(sig, 3), msg, publicKey), 'R');
+  assert.not.ok(ed25519Verify(addL(sig), msg, publicKey), 'S + L');
+  assert.not.ok(ed25519Verify(sig, msg, flipBit(publicKey, 17)), 'key');
+  assert.not.ok(ed25519Verify(sig, msg, generateIdentityKey().publicKey), 'other key');
+  // the array verified before, rewritten in place, is judged by its new bytes
+  const mutable = msg.slice();
+  assert.ok(ed25519Verify(sig, mutable, publicKey));
+  mutable[0] = (mutable[0] as number) ^ 1;
+  assert.not.ok(ed25519Verify(sig, mutable, publicKey), 'rewritten message');
+});
+
 test('tampered message, signature or key is rejected by both', () => {
   const { secretKey, publicKey } = generateIdentityKey();
   const other = generateIdentityKey().publicKey;
