@@ -9,8 +9,9 @@
  * JavaScript cannot promise that secret bytes are wiped from memory.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { createHash, createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { concatBytes, fromHex } from './bytes.js';
+import { sha256Binary } from './hash.js';
 import { cryptoError } from './errors.js';
 
 export const ED25519_SEED_LENGTH = 32;
@@ -133,8 +134,9 @@ const VERIFIED_LIMIT = 8192;
 const verified = new Set<string>();
 
 function verifiedKey(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): string {
-  // fixed lengths (32, 64, 32), so the concatenation is unambiguous
-  return Buffer.concat([publicKey, signature, createHash('sha256').update(message).digest()]).toString('base64');
+  // one char per byte, fixed lengths (32, 64, 32): the concatenation is unambiguous
+  const latin1 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+  return latin1(publicKey) + latin1(signature) + sha256Binary(message);
 }
 
 /** Strict Ed25519 verification by OpenSSL; false (never a throw) for anything that does not verify. */
