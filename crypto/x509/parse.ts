@@ -276,5 +276,18 @@ export function parseCertificate(input: string | Uint8Array): ParsedCertificate 
   if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
     throw new TypeError('certificate must be PEM text or DER bytes');
   }
-  return copyParsed(decodeCertificate(input).parsed);
+  const der = certificateDer(input);
+  // the same certificates come back again and again (every contract names its merchant's):
+  // parsed ones are remembered by their exact DER bytes, and every caller gets its own copy
+  const key = Buffer.from(der.buffer, der.byteOffset, der.length).toString('latin1');
+  let parsed = parsedCertificates.get(key);
+  if (!parsed) {
+    parsed = decodeCertificate(der).parsed;
+    if (parsedCertificates.size >= PARSED_LIMIT) parsedCertificates.delete(parsedCertificates.keys().next().value!);
+    parsedCertificates.set(key, parsed);
+  }
+  return copyParsed(parsed);
 }
+
+const PARSED_LIMIT = 512;
+const parsedCertificates = new Map<string, ParsedCertificate>();
