@@ -69,12 +69,14 @@ export async function run(): Promise<void> {
       const env = createAgent(home, { kind: 'probe', itinerary: [{ host: 'm1', timeoutMs: 2000 }, { host: 'm2', timeoutMs: 2000 }], payload, ttlMs: 600_000 });
       return { ...appendVisit(env, first, { event: 'visited', target: 'm1', hop: 0, note: 'interested' }), hop: 1 };
     };
-    // every hop and every signature check takes a fresh agent
+    // every hop and every signature check takes a fresh agent, from separate pools: the
+    // process remembers signatures it has verified (crypto/ed25519.ts), so a hop must not
+    // get an agent the signature measure has just checked
     const WARMUP = 200;
     const ROUNDS = 12;
     const PER_ROUND = 120;
     const pool = Array.from({ length: WARMUP + ROUNDS * PER_ROUND }, make);
-    const bytes = pool.map((e) => encodeJson(e));
+    const bytes = Array.from({ length: WARMUP + ROUNDS * PER_ROUND }, () => encodeJson(make()));
     const size = bytes[0]!.length;
     const echoData = bytes[0]!;
     let i = 0;
