@@ -89,10 +89,23 @@ function hashOf(raw: Uint8Array): string {
   return toHex(sha256(raw));
 }
 
+interface PendingAppend {
+  event: AuditEvent;
+  msgID: string;
+  details: AuditDetails;
+  sn?: string;
+  resolve(seq: number): void;
+  reject(err: unknown): void;
+}
+
+/** Most records written in one pipelined batch. */
+const BATCH = 64;
+
 export class AuditLog {
   /** the last record this process knows of (refreshed from the stream on conflict) */
   private tail?: { seq: number; hash: string };
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly pending: PendingAppend[] = [];
+  private writing = false;
   /** records appended by this process (tests) */
   appended = 0;
 
@@ -112,36 +125,72 @@ export class AuditLog {
   /**
    * Appends one record; `key` identifies the state change (with the event, the message id),
    * so appending the same change again stores nothing new. Returns the record's sequence.
-   * Appends of one process go one at a time, in call order.
+   * Appends of one process are linked in call order; those waiting together are written as
+   * one pipelined batch (each record links to the one before it in the batch and states the
+   * sequence it expects), so the log costs about one round trip per batch, not per record.
    */
   append(event: AuditEvent, key: string, details: AuditDetails, sn?: string): Promise<number> {
     assertNoSecrets(details);
-    const run = this.queue.then(() => this.appendNow(event, `${event}:${key}`, details, sn));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return new Promise((resolve, reject) => {
+      this.pending.push({ event, msgID: `${event}:${key}`, details, ...(sn ? { sn } : {}), resolve, reject });
+      void this.drain();
+    });
   }
 
-  private async appendNow(event: AuditEvent, msgID: string, details: AuditDetails, sn: string | undefined): Promise<number> {
-    for (let attempt = 1; ; attempt++) {
-      const tail = this.tail ?? (await retry(() => this.readTail()));
-      const body: AuditRecord = { seq: tail.seq + 1, at: new Date().toISOString(), event, ...(sn ? { sn } : {}), details, prev: tail.hash };
-      const raw = canonicalBytes(signObject(AUDIT_TYPE, body, this.secretKey));
+  private async drain(): Promise<void> {
+    if (this.writing) return;
+    this.writing = true;
+    try {
+      while (this.pending.length) await this.writeBatch(this.pending.splice(0, BATCH));
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** Writes `batch` in order, linking each record to the one before; retries what did not land. */
+  private async writeBatch(batch: PendingAppend[]): Promise<void> {
+    let todo = batch;
+    for (let attempt = 1; todo.length; attempt++) {
+      let tail: { seq: number; hash: string };
       try {
-        const ack = await this.js.publish(this.subject, raw, { msgID, expect: { lastSequence: tail.seq } });
-        if (ack.duplicate) {
-          this.tail = undefined; // recorded before; where the chain ends now is unknown here
-        } else {
-          this.tail = { seq: ack.seq, hash: hashOf(raw) };
-          this.appended++;
-        }
-        return ack.seq;
+        tail = this.tail ?? (await retry(() => this.readTail()));
       } catch (e) {
-        this.tail = undefined;
-        const conflict = (e as { api_error?: { err_code?: number } }).api_error?.err_code === WRONG_LAST_SEQUENCE;
-        // another process appended first (or JetStream was briefly away): link to the new tail
-        if (attempt >= 50 || (!conflict && !isTransient(e))) throw e;
-        await new Promise((r) => setTimeout(r, Math.min(500, 5 * attempt) * (0.5 + Math.random())));
+        for (const item of todo) item.reject(e);
+        return;
       }
+      let { seq, hash } = tail;
+      const sent = todo.map((item) => {
+        const body: AuditRecord = { seq: seq + 1, at: new Date().toISOString(), event: item.event, ...(item.sn ? { sn: item.sn } : {}), details: item.details, prev: hash };
+        const raw = canonicalBytes(signObject(AUDIT_TYPE, body, this.secretKey));
+        const ack = this.js.publish(this.subject, raw, { msgID: item.msgID, expect: { lastSequence: seq } });
+        seq += 1;
+        hash = hashOf(raw);
+        return { item, ack, hash };
+      });
+      const results = await Promise.allSettled(sent.map((s) => s.ack));
+      const again: PendingAppend[] = [];
+      let chainIntact = true;
+      for (const [i, r] of results.entries()) {
+        const { item, hash: h } = sent[i]!;
+        if (r.status === 'fulfilled') {
+          item.resolve(r.value.seq);
+          if (r.value.duplicate) chainIntact = false; // recorded before: the records after it linked to nothing stored
+          else if (chainIntact) {
+            this.tail = { seq: r.value.seq, hash: h };
+            this.appended++;
+          } else this.appended++;
+          continue;
+        }
+        chainIntact = false;
+        const e = r.reason as { api_error?: { err_code?: number } };
+        const conflict = e.api_error?.err_code === WRONG_LAST_SEQUENCE;
+        // another process appended first (or JetStream was briefly away): link to the new tail
+        if (attempt >= 50 || (!conflict && !isTransient(e))) item.reject(r.reason);
+        else again.push(item);
+      }
+      if (!chainIntact) this.tail = undefined;
+      todo = again;
+      if (todo.length) await new Promise((res) => setTimeout(res, Math.min(500, 5 * attempt) * (0.5 + Math.random())));
     }
   }
 
