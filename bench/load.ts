@@ -71,6 +71,7 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
   let stopping = false;
   const latencies: number[] = [];
   let failures = 0;
+  let completed = 0;
   pool.generatedInWindow = 0;
   const loops = buyers.map(async (b) => {
     while (!stopping) {
@@ -78,6 +79,7 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
       const t0 = performance.now();
       try {
         const t = await oneSession(b, key);
+        completed++;
         // a session counts when it completes inside the window
         if (counting && !stopping) latencies.push(t.negotiationMs + t.signingMs);
       } catch (e) {
@@ -86,7 +88,10 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
       }
     }
   });
-  await new Promise((r) => setTimeout(r, opts.warmupS * 1000));
+  // warm-up: at least warmupS, and until every buyer has finished a session (one whole wave),
+  // so the window sees the steady state and not the first wave arriving together
+  const warmStart = performance.now();
+  while (performance.now() - warmStart < opts.warmupS * 1000 || (completed < n && performance.now() - warmStart < 120_000)) await new Promise((r) => setTimeout(r, 250));
   const rssStart = rssMiB(homePid);
   const cpu = cpuWindow(procs);
   counting = true;
