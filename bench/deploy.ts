@@ -7,7 +7,8 @@
  * Merchants sell `bench-widget` with a linear concession list of `bids` bids; the buyer's
  * rules accept from about the 80th percentile of the list on, so most bids are revealed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -26,7 +27,18 @@ import { BuyerClient } from '../buyer-cli/client.js';
 import { BuyerFiles } from '../buyer-cli/state.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = ['--import', 'tsx', join(ROOT, 'cli', 'index.ts')];
+/** The daemons run compiled, as `parley` runs for users (tsx would add its loader and source maps). */
+const CLI = [join(ROOT, 'bin', 'parley.js')];
+
+let built = false;
+/** Compiles the current sources to dist/ once per benchmark process. */
+function ensureBuilt(): void {
+  if (built) return;
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`build failed:\n${r.stdout}${r.stderr}`);
+  built = true;
+}
 
 export const WIDGETS: PurchaseRequest = { item: 'bench-widget', category: 'widgets', quantity: 1, currency: 'EUR', attributes: {} };
 
@@ -150,6 +162,7 @@ function storeConfig(id: string, bids: number, identity: { ca: string; cert: str
 }
 
 export async function deploy(opts: { merchants: number; bids: number; homes: number }): Promise<Deployment> {
+  ensureBuilt();
   const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
   const nats = await startNatsServer();
   const procs: Proc[] = [];
