@@ -26,7 +26,7 @@ export type WorkPhase = 'accepted' | 'handled' | 'done';
 
 export interface WorkState {
   phase: WorkPhase;
-  /** what the handler decided (kept for the host's own records) */
+  /** what the handler decided, for the host's own records (the JetStream store keeps no state once done) */
   note?: string;
   /** the envelope to forward, once handled; absent when the agent stops here */
   outgoing?: Envelope | null;
@@ -135,9 +135,15 @@ export class JetStreamHostStore implements HostStore {
   async state(key: string): Promise<StoredState | undefined> {
     const e = await this.kv.get(`st.${key}`);
     if (e?.operation === 'PUT') return { state: JSON.parse(dec.decode(e.value)) as WorkState, revision: e.revision };
-    if (e) return { state: { phase: 'done' }, revision: e.revision };
+    // done, or expired (the bucket's records live a week): nothing pending, whatever the view last saw
+    if (e) {
+      this.view.delete(key);
+      return { state: { phase: 'done' }, revision: e.revision };
+    }
     // an arrival stored but killed before its state: it was accepted
-    return (await this.envelope(key)) ? { state: { phase: 'accepted' }, revision: 0 } : undefined;
+    if (await this.envelope(key)) return { state: { phase: 'accepted' }, revision: 0 };
+    this.view.delete(key);
+    return undefined;
   }
 
   async setState(key: string, state: WorkState, revision: number): Promise<number | undefined> {
