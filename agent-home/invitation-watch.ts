@@ -35,12 +35,12 @@ export class InvitationWatch {
     const w = new InvitationWatch(ctx, staleMs);
     w.stopWatch = await watchEntries(ctx.state.sessions, (e) => w.onSession(e), { onError: (err) => ctx.log(`watching sessions: ${(err as Error).message}`) });
     const resumed = w.resume(0);
-    void resumed.finally(() => {
-      if (w.stopWatch) {
-        w.timer = setInterval(() => void w.resume(w.staleMs), Math.max(50, Math.round(staleMs / 3)));
-        w.timer.unref();
-      }
-    });
+    const every = () => {
+      if (!w.stopWatch) return;
+      w.timer = setInterval(() => void w.resume(w.staleMs).catch((err) => ctx.log(`resuming invitations failed: ${(err as Error).message}`)), Math.max(50, Math.round(staleMs / 3)));
+      w.timer.unref();
+    };
+    void resumed.then(every, every);
     return { watch: w, resumed };
   }
 

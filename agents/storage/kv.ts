@@ -1,12 +1,12 @@
 /**
- * Small JetStream KV helpers used by every durable record: JSON values, key listing and
+ * Small JetStream KV helpers used by every durable record: JSON values, watches and
  * compare-and-set updates.
  *
- * `listKeys` collects the whole listing before returning and removes duplicates: nats.js's
- * `kv.keys()` iterator ends early when its consumer awaits other KV calls between items,
- * and repeats keys written while it runs (seen with nats 2.29). A key rewritten during the
- * listing can still be missed, so code that must see every record under concurrent writes
- * keeps a watch (see `watchJson`) instead of listing.
+ * No key listing: nats.js's `kv.keys()` iterator ends early when its consumer awaits other
+ * KV calls between items, repeats keys written while it runs, and can hang while the bucket
+ * is written to (seen with nats 2.29). Code that must see every record keeps a watch
+ * (`watchEntries`, `watchJson`) instead; agent-home/state.ts lists a bucket's keys from its
+ * stream's subjects.
  */
 import type { KV, KvEntry, NatsError } from 'nats';
 import { parleyError } from '../../protocol/errors.js';
@@ -15,12 +15,6 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 /** JetStream's error code for a failed `Nats-Expected-Last-Subject-Sequence` check. */
 const WRONG_LAST_SEQUENCE = 10071;
-
-export async function listKeys(kv: KV, filter?: string): Promise<string[]> {
-  const out = new Set<string>();
-  for await (const k of await kv.keys(filter)) out.add(k);
-  return [...out];
-}
 
 export interface WatchOptions {
   /** only the keys this matches */
