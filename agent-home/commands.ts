@@ -10,6 +10,7 @@ import { caTrust, selfFrom } from '../agents/runtime/trust.js';
 import { parleyError } from '../protocol/errors.js';
 import { parleyHome } from '../cli/kit/home-dir.js';
 import { shutdown, stopSignal } from '../cli/kit/daemon.js';
+import { parseDuration } from '../cli/kit/duration.js';
 import { action, commandGroup, emit, EXIT, note, type OutputOptions } from '../cli/kit/output.js';
 import { clientNatsOptions, natsOptionsFrom, withNatsOptions, type NatsFlags } from '../cli/kit/nats-options.js';
 import { HomeState } from './state.js';
@@ -26,6 +27,7 @@ interface HomeFlags extends OutputOptions, NatsFlags, PassphraseFlags {
   ca?: string;
   cert?: string;
   key?: string;
+  workLease?: string;
 }
 
 /** Identity files: explicit flags, else <home>/agent-home/{ca.pem,home.pem,home.key}; secrets always there. */
@@ -46,6 +48,7 @@ async function resolveNats(flags: HomeFlags): Promise<{ servers: string; embedde
 async function runStart(flags: HomeFlags): Promise<void> {
   // listen for the stop signal first, so a signal during start-up is a clean stop too
   const stopped = stopSignal();
+  const leaseMs = flags.workLease === undefined ? undefined : parseDuration(flags.workLease, '--work-lease');
   const paths = identityPaths(flags);
   const passphrase = passphraseFrom(flags);
   const self = selfFrom(readText(paths.cert, 'Agent Home certificate'), readIdentityKey(paths.key, 'Agent Home key', passphrase));
@@ -59,7 +62,7 @@ async function runStart(flags: HomeFlags): Promise<void> {
   const nc = await connectNats({ ...(where.embedded ? withBrokerCredentials(given, parleyHome(flags.home), self.id) : given), servers: where.servers });
   let home: AgentHome;
   try {
-    home = await AgentHome.open({ nc, self, trust, ca, secrets, log: (l) => note(flags, l) });
+    home = await AgentHome.open({ nc, self, trust, ca, secrets, leaseMs, log: (l) => note(flags, l) });
     await home.start();
   } catch (e) {
     // a failed start must not leave the connection reconnecting (and the process running)
@@ -146,6 +149,7 @@ export function homeCommand(): Command {
         .option('--ca <file>', 'CA certificate (default <home>/agent-home/ca.pem)')
         .option('--cert <file>', 'Agent Home certificate (default <home>/agent-home/home.pem)')
         .option('--key <file>', 'Agent Home private key (default <home>/agent-home/home.key)')
+        .option('--work-lease <duration>', 'how long work in progress stays with this process before another Agent Home process on the same JetStream takes it over, should this one die (default 15s)')
         .option('--json', 'print one JSON document when running'),
     ),
     'decrypts the key and keeps <home>/agent-home/secrets.json encrypted',

@@ -6,9 +6,12 @@
  * Crash safety. An Invite Agent is written into its session — id, hosts, and the envelope
  * itself in `pendingInvites` — by the same compare-and-set that claims the invitation, before
  * it is tracked and sent; it leaves `pendingInvites` once a host (or this home) accepted it.
- * At start `resumeInvitations` finishes what a killed process left: a session never invited,
- * an invite recorded but never sent (sent again: hosts acknowledge a repeated arrival without
- * running it twice), a lost invite whose re-invitation never happened. Counting is idempotent
+ * `resumeSession` finishes what a killed process left: a session never invited, an invite
+ * recorded but never sent (sent again: hosts acknowledge a repeated arrival without running
+ * it twice), a lost invite whose re-invitation never happened. It runs at start for all of
+ * it, and while running for work older than a lease (agent-home/invitation-watch.ts), so a
+ * surviving process finishes the work of one that died. Every claim is compare-and-set,
+ * so several processes doing it at once invite nobody twice. Counting is idempotent
  * (`returned`, `arrived`): an invite whose home-coming runs twice, or that comes home after
  * being declared lost, is counted once.
  */
@@ -29,7 +32,7 @@ function payloadOf(s: SessionRecord): InvitePayload {
   return { sn: s.sn, request: s.request, deadline: s.deadline, voucher: s.voucher as InvitePayload['voucher'], sgReq: s.sgReq as InvitePayload['sgReq'] };
 }
 
-const isOpen = (s: SessionRecord | undefined): s is SessionRecord => !!s && Date.parse(s.deadline) > Date.now();
+const isOpen = (s: SessionRecord | undefined, now = Date.now()): s is SessionRecord => !!s && Date.parse(s.deadline) > now;
 
 function newInvite(ctx: HomeContext, s: SessionRecord, itinerary: string[]): Envelope {
   return createInviteAgent(ctx.self, payloadOf(s), { itinerary, hopTimeoutMs: ctx.settings.hopTimeoutMs, expires: new Date(s.deadline) });
@@ -82,9 +85,8 @@ export async function inviteMerchants(ctx: HomeContext, sn: string): Promise<voi
 async function sendInvite(ctx: HomeContext, sn: string, env: Envelope): Promise<void> {
   const hosts = env.header.body.itinerary.map((h) => h.host);
   await ctx.audit.append('invite-sent', env.id, { agent: env.id, hosts }, sn);
-  if (!(await retry(() => ctx.tracker.get(env.id)))) {
-    await retry(() => ctx.tracker.track(env, hosts.length * ctx.settings.hopTimeoutMs * 2 + RETURN_SLACK_MS));
-  }
+  // create-if-absent: an invite sent again keeps the progress already reported
+  await retry(() => ctx.tracker.track(env, hosts.length * ctx.settings.hopTimeoutMs * 2 + RETURN_SLACK_MS));
   ctx.log(`session ${sn}: Invite Agent ${env.id} to ${hosts.join(', ')}`);
   crashPoint('home:invite:before-dispatch');
   await retry(() => ctx.host.dispatch(env));
@@ -154,34 +156,67 @@ function unreachedBy(a: TrackedAgent): string[] {
   return a.itinerary.filter((h) => !done.has(h));
 }
 
+/** True while an open session's invitation work is not finished (invites still out included). */
+export function invitationWorkLeft(s: SessionRecord, now = Date.now()): boolean {
+  if (!isOpen(s, now)) return false;
+  if (!s.invites.length) return !s.nobodyToInvite;
+  if (s.pendingInvites?.length) return true;
+  const returned = new Set(s.returned ?? []);
+  return s.invites.some((id) => !returned.has(id));
+}
+
+/** Invitation work of a session that nobody has done for `staleMs`. */
+export interface StaleInvitationWork {
+  /** never invited */
+  invite: boolean;
+  /** recorded, maybe never sent */
+  send: Envelope[];
+  /** lost, but neither counted back nor replaced */
+  lost: string[];
+}
+
 /**
- * At start: finishes the invitation work of every open session that a stopped or killed
- * process left undone. Returns the number of sessions it had to act on.
+ * What of `s`'s invitation work has been left for longer than `staleMs` (0: all of it):
+ * the session has been open that long without an invitation; an invite was recorded that
+ * long ago and still waits to be sent; an invite is known lost (`known`: the tracker's
+ * record) since that long after it was due home, and not counted back. Undefined when none.
  */
-export async function resumeInvitations(ctx: HomeContext): Promise<number> {
-  let acted = 0;
-  for (const sn of await ctx.state.sessionNumbers()) {
-    const s = await ctx.state.session(sn);
-    if (!isOpen(s)) continue;
-    if (!s.invites.length && !s.nobodyToInvite) {
-      acted++;
-      ctx.log(`session ${sn}: never invited; inviting now`);
-      await auditSessionOpened(ctx, s); // the crash may have come before it was logged
-      await inviteMerchants(ctx, sn);
-      continue;
-    }
-    for (const env of s.pendingInvites ?? []) {
-      acted++;
-      ctx.log(`session ${sn}: Invite Agent ${env.id} was recorded but maybe not sent; sending it (again)`);
-      await sendInvite(ctx, sn, env);
-    }
-    for (const id of s.invites) {
-      if ((s.returned ?? []).includes(id)) continue;
-      const t = await retry(() => ctx.tracker.get(id));
-      if (t?.status !== 'lost') continue;
-      acted++;
-      await onLostAgent(ctx, { agent: t, unreached: unreachedBy(t) });
-    }
+export function staleInvitationWork(s: SessionRecord, known: (id: string) => TrackedAgent | undefined, staleMs: number, now = Date.now()): StaleInvitationWork | undefined {
+  if (!isOpen(s, now)) return undefined;
+  const stale = (at: string) => Date.parse(at) + staleMs <= now;
+  if (!s.invites.length) return !s.nobodyToInvite && stale(s.created) ? { invite: true, send: [], lost: [] } : undefined;
+  const send = (s.pendingInvites ?? []).filter((env) => stale(env.header.body.created));
+  const returned = new Set(s.returned ?? []);
+  const lost = s.invites.filter((id) => {
+    const t = !returned.has(id) ? known(id) : undefined;
+    return t?.status === 'lost' && stale(t.returnBy);
+  });
+  return send.length || lost.length ? { invite: false, send, lost } : undefined;
+}
+
+/**
+ * Finishes the invitation work of session `sn` left for longer than `staleMs` (0: all of
+ * it, as at start) by a stopped or killed process; work younger than that is left to the
+ * process doing it. Returns how many things it did.
+ */
+export async function resumeSession(ctx: HomeContext, sn: string, staleMs: number): Promise<number> {
+  const s = await ctx.state.session(sn);
+  const work = s && staleInvitationWork(s, (id) => ctx.tracker.known(id), staleMs);
+  if (!s || !work) return 0;
+  if (work.invite) {
+    ctx.log(`session ${sn}: never invited; inviting now`);
+    await auditSessionOpened(ctx, s); // the crash may have come before it was logged
+    await inviteMerchants(ctx, sn);
+    return 1;
   }
-  return acted;
+  for (const env of work.send) {
+    ctx.log(`session ${sn}: Invite Agent ${env.id} was recorded but maybe not sent; sending it (again)`);
+    await sendInvite(ctx, sn, env);
+  }
+  for (const id of work.lost) {
+    // the record as it is now: the hosts it reached decide whom to invite again
+    const t = await retry(() => ctx.tracker.get(id));
+    if (t?.status === 'lost') await onLostAgent(ctx, { agent: t, unreached: unreachedBy(t) });
+  }
+  return work.send.length + work.lost.length;
 }

@@ -3,10 +3,12 @@
  * Agents it sends out, runs every session's Negotiation Agent, and serves buyers and
  * merchants on `parley.v1.home.<id>.<op>`. Everything it must not lose lives in JetStream
  * (agent-home/state.ts), so a restarted process carries on where the last one stopped, and
- * several processes can share one JetStream (queue groups, compare-and-set updates). At
- * start the host runtime resumes the agents it had accepted, and `resumeInvitations` the
- * invitations a killed process left undone. Every state change is appended to the signed
- * audit log (agent-home/audit.ts).
+ * several processes can share one JetStream (queue groups, compare-and-set updates) and
+ * serve one load between them. Work in progress survives its process: the host runtime
+ * holds each accepted agent under a lease and another process takes it over once the lease
+ * runs out (agents/runtime/lease.ts), and every process finishes the invitation work that
+ * a stopped or killed one left undone (agent-home/invitation-watch.ts). Every state change
+ * is appended to the signed audit log (agent-home/audit.ts).
  */
 import type { NatsConnection, Subscription } from 'nats';
 import { AgentHost } from '../agents/runtime/host.js';
@@ -30,7 +32,9 @@ import { AuditLog } from './audit.js';
 import type { HomeSecrets } from './secrets.js';
 import { serve, type ServeContext } from './serve.js';
 import { handleNotify } from './notify.js';
-import { inviteBehaviour, inviteMerchants, onLostAgent, resumeInvitations } from './invitations.js';
+import { inviteBehaviour, inviteMerchants, onLostAgent } from './invitations.js';
+import { InvitationWatch } from './invitation-watch.js';
+import { DEFAULT_LEASE_MS } from '../agents/runtime/lease.js';
 import { salesBehaviour, SALES_KIND } from './negotiations.js';
 import { handleResults } from './results.js';
 import { handleAbort, handleMailbox, handleResolve } from './disputes.js';
@@ -44,6 +48,11 @@ export interface AgentHomeOptions {
   settings?: Partial<HomeSettings>;
   /** JetStream replicas for its buckets (3 on a cluster) */
   replicas?: number;
+  /**
+   * how long work in progress (an accepted agent, a session's invitations) belongs to the
+   * process doing it before another process sharing the JetStream takes it over (default 15 s)
+   */
+  leaseMs?: number;
   log?: (line: string) => void;
 }
 
@@ -51,10 +60,14 @@ export class AgentHome {
   /** messages received per operation (the optimism test counts them) */
   readonly received = new Map<string, number>();
   private subs: Subscription[] = [];
+  private invitations?: InvitationWatch;
   /** settles once the invitation work a previous process left undone is finished (tests) */
   resumed: Promise<void> = Promise.resolve();
 
-  private constructor(readonly ctx: HomeContext) {}
+  private constructor(
+    readonly ctx: HomeContext,
+    private readonly leaseMs: number,
+  ) {}
 
   get state(): HomeState {
     return this.ctx.state;
@@ -64,7 +77,8 @@ export class AgentHome {
     if (opts.self.role !== 'agent-home') throw new TypeError(`an Agent Home needs an agent-home certificate, not ${opts.self.role}`);
     const log = opts.log ?? (() => undefined);
     const store = await JetStreamHostStore.open(opts.nc, opts.self.id, { replicas: opts.replicas });
-    const host = new AgentHost({ nc: opts.nc, self: opts.self, trust: opts.trust, store, onError: (e, c) => log(`${c}: ${(e as Error).message}`) });
+    const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+    const host = new AgentHost({ nc: opts.nc, self: opts.self, trust: opts.trust, store, leaseMs, onError: (e, c) => log(`${c}: ${(e as Error).message}`), onInfo: log });
     const tracker = await AgentTracker.open(opts.nc, opts.self.id, opts.trust, { replicas: opts.replicas });
     tracker.onError = (e) => log(`tracker: ${(e as Error).message}`);
     const state = await HomeState.open(opts.nc, { replicas: opts.replicas });
@@ -85,7 +99,7 @@ export class AgentHome {
       log,
     };
     host.register(INVITE_KIND, inviteBehaviour(ctx)).register(SALES_KIND, salesBehaviour(ctx));
-    return new AgentHome(ctx);
+    return new AgentHome(ctx, leaseMs);
   }
 
   async start(): Promise<void> {
@@ -127,9 +141,11 @@ export class AgentHome {
     await ctx.nc.flush();
     await ctx.host.start();
     await ctx.tracker.start((lost) => onLostAgent(ctx, lost));
-    this.resumed = resumeInvitations(ctx).then(
+    const { watch, resumed } = await InvitationWatch.start(ctx, this.leaseMs);
+    this.invitations = watch;
+    this.resumed = resumed.then(
       (n) => {
-        if (n) ctx.log(`resumed the invitation work of ${n} session(s)`);
+        if (n) ctx.log(`resumed ${n} piece(s) of invitation work left undone`);
       },
       (err) => ctx.log(`resuming invitations failed: ${(err as Error).message}`),
     );
@@ -150,6 +166,7 @@ export class AgentHome {
   async stop(): Promise<void> {
     await Promise.allSettled(this.subs.map((s) => s.drain()));
     await this.resumed;
+    await this.invitations?.stop();
     await this.ctx.tracker.stop();
     this.ctx.sessionWaits.stop();
     await this.ctx.host.stop();

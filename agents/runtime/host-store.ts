@@ -5,28 +5,62 @@
  * moves accepted → handled (the outgoing envelope is stored) → done, so a host killed at
  * any point resumes where it stopped without re-running its handler.
  *
+ * Several processes of one host may share a JetStream store: state writes are then
+ * compare-and-set against the revision the writer last saw, and each state names the
+ * instance working on it and until when (its lease, agents/runtime/lease.ts), so the host
+ * runtime can take over the work of an instance that died and an instance that lost its
+ * lease can never overwrite the new owner's progress.
+ *
  * Two implementations: JetStream KV (the Agent Home) and atomic files (stores, which have
- * no JetStream access once per-role permissions are on).
+ * no JetStream access once per-role permissions are on, and run as one process).
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KV, NatsConnection } from 'nats';
+import type { KV, KvEntry, NatsConnection } from 'nats';
 import { createFileAtomicAsync, readJsonFile, writeJsonAtomicAsync } from '../storage/atomic-file.js';
 import type { Envelope } from './envelope.js';
-import { listKeys } from '../storage/kv.js';
+import { watchEntries } from '../storage/kv.js';
 import { KvWriter } from '../storage/kv-writer.js';
 
 export type WorkPhase = 'accepted' | 'handled' | 'done';
 
 export interface WorkState {
   phase: WorkPhase;
-  /** what the handler decided (kept for the host's own records) */
+  /** what the handler decided, for the host's own records (the JetStream store keeps no state once done) */
   note?: string;
   /** the envelope to forward, once handled; absent when the agent stops here */
   outgoing?: Envelope | null;
+  /** the host instance working on it, and until when (ms since the epoch) it may */
+  owner?: string;
+  leaseUntil?: number;
+  /** how many times the work was taken over from an instance that did not finish it */
+  takeovers?: number;
+}
+
+/** A work state as stored, with the revision a compare-and-set names (0: none stored yet). */
+export interface StoredState {
+  state: WorkState;
+  revision: number;
+}
+
+/** Work that is not done, as last seen. */
+export interface PendingWork {
+  key: string;
+  /** the revision of its state (0: none stored yet, it is accepted) */
+  revision: number;
+  /**
+   * when its arrival or its state was last written (ms since the epoch, the store's clock;
+   * 0 when unknown): every write moves the writer's lease on
+   */
+  writtenAt: number;
 }
 
 export interface HostStore {
+  /**
+   * true when several processes may share the store: each then takes over work whose lease
+   * ran out while it runs; otherwise pending work is resumed at start only
+   */
+  readonly shared: boolean;
   /**
    * Stores the arrival under `key` unless one is already there. `raw` is the envelope's JSON
    * exactly as received (already parsed and validated into `env`), stored as it is rather
@@ -35,10 +69,14 @@ export interface HostStore {
   accept(key: string, env: Envelope, raw?: Uint8Array): Promise<'new' | 'duplicate'>;
   envelope(key: string): Promise<Envelope | undefined>;
   /** The work state of `key`; undefined when nothing arrived under it. */
-  state(key: string): Promise<WorkState | undefined>;
-  setState(key: string, state: WorkState): Promise<void>;
-  /** keys whose work is not done */
-  pending(): Promise<string[]>;
+  state(key: string): Promise<StoredState | undefined>;
+  /**
+   * Compare-and-set: stores `state` only if the stored state is still at `revision` (0: none
+   * stored yet). Returns the new revision, or undefined when another writer came first.
+   */
+  setState(key: string, state: WorkState, revision: number): Promise<number | undefined>;
+  /** work that is not done */
+  pending(): Promise<PendingWork[]>;
 }
 
 export function workKey(agentId: string, hop: number): string {
@@ -48,8 +86,25 @@ export function workKey(agentId: string, hop: number): string {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** JetStream KV bucket `parley_host_<hostId>`: `in.<key>` envelope, `st.<key>` state. */
+/**
+ * JetStream KV bucket `parley_host_<hostId>`: `in.<key>` envelope, `st.<key>` state until
+ * the work is done, then a delete marker (so "done" is visible without reading a value).
+ *
+ * Pending work is known from a view kept in memory, never from listing keys (nats.js's
+ * key listing can hang while the bucket is written to): each `pending()` brings it up to
+ * date with a short watch of what was written since the last one, without values (keys,
+ * revisions, times and delete markers are enough). A watch left open would cost every
+ * write on the migration hot path a delivery to each process; a filtered one, on
+ * nats-server 2.9, a search of the bucket's subjects.
+ */
 export class JetStreamHostStore implements HostStore {
+  readonly shared = true;
+  /** work not done, by key */
+  private readonly view = new Map<string, PendingWork>();
+  /** the last revision (stream sequence) the view has seen */
+  private seen = 0;
+  private catchingUp?: Promise<void>;
+
   private constructor(
     private readonly kv: KV,
     /** writes (on the migration hot path); reads go through `kv` */
@@ -77,30 +132,58 @@ export class JetStreamHostStore implements HostStore {
     return e && e.operation === 'PUT' ? (JSON.parse(dec.decode(e.value)) as Envelope) : undefined;
   }
 
-  async state(key: string): Promise<WorkState | undefined> {
+  async state(key: string): Promise<StoredState | undefined> {
     const e = await this.kv.get(`st.${key}`);
-    // an arrival stored but killed before its state: it was accepted
-    if (!e || e.operation !== 'PUT') return (await this.envelope(key)) ? { phase: 'accepted' } : undefined;
-    return JSON.parse(dec.decode(e.value)) as WorkState;
-  }
-
-  async setState(key: string, state: WorkState): Promise<void> {
-    await this.writer.put(`st.${key}`, enc.encode(JSON.stringify(state)));
-  }
-
-  async pending(): Promise<string[]> {
-    const out: string[] = [];
-    for (const k of await listKeys(this.kv, 'in.>')) {
-      const key = k.slice(3);
-      const st = await this.state(key);
-      if (st && st.phase !== 'done') out.push(key);
+    if (e?.operation === 'PUT') return { state: JSON.parse(dec.decode(e.value)) as WorkState, revision: e.revision };
+    // done, or expired (the bucket's records live a week): nothing pending, whatever the view last saw
+    if (e) {
+      this.view.delete(key);
+      return { state: { phase: 'done' }, revision: e.revision };
     }
-    return out;
+    // an arrival stored but killed before its state: it was accepted
+    if (await this.envelope(key)) return { state: { phase: 'accepted' }, revision: 0 };
+    this.view.delete(key);
+    return undefined;
+  }
+
+  async setState(key: string, state: WorkState, revision: number): Promise<number | undefined> {
+    const k = `st.${key}`;
+    return state.phase === 'done' ? this.writer.deleteAt(k, revision) : this.writer.update(k, enc.encode(JSON.stringify(state)), revision);
+  }
+
+  async pending(): Promise<PendingWork[]> {
+    await (this.catchingUp ??= this.catchUp().finally(() => (this.catchingUp = undefined)));
+    return [...this.view.values()].map((p) => ({ ...p }));
+  }
+
+  /** Reads what was written since the last catch-up (the first time: every key's current entry). */
+  private async catchUp(): Promise<void> {
+    const stop = await watchEntries(this.kv, (e) => this.onEntry(e), { headersOnly: true, fromRevision: this.seen + 1, initTimeoutMs: 30_000 });
+    stop();
+  }
+
+  /** In the order written: a key is pending from its arrival until the delete marker of its state. */
+  private onEntry(e: KvEntry): void {
+    if (e.revision <= this.seen) return;
+    this.seen = e.revision;
+    const state = e.key.startsWith('st.');
+    const key = e.key.slice(3);
+    if (e.operation !== 'PUT') {
+      if (state) this.view.delete(key);
+      return;
+    }
+    this.view.set(key, { key, revision: state ? e.revision : 0, writtenAt: e.created.getTime() });
   }
 }
 
-/** Files under `dir`: `<key>.in.json` (created once, atomically) and `<key>.st.json`. */
+/**
+ * Files under `dir`: `<key>.in.json` (created once, atomically) and `<key>.st.json`. For one
+ * process: revisions are not checked (there is no other writer), and pending work is
+ * resumed at start.
+ */
 export class FileHostStore implements HostStore {
+  readonly shared = false;
+
   constructor(private readonly dir: string) {}
 
   async accept(key: string, env: Envelope, raw?: Uint8Array): Promise<'new' | 'duplicate'> {
@@ -111,29 +194,30 @@ export class FileHostStore implements HostStore {
     return readJsonFile<Envelope>(join(this.dir, `${key}.in.json`));
   }
 
-  async state(key: string): Promise<WorkState | undefined> {
+  async state(key: string): Promise<StoredState | undefined> {
     const st = readJsonFile<WorkState>(join(this.dir, `${key}.st.json`));
-    if (st) return st;
-    return (await this.envelope(key)) ? { phase: 'accepted' } : undefined;
+    if (st) return { state: st, revision: 1 };
+    return (await this.envelope(key)) ? { state: { phase: 'accepted' }, revision: 0 } : undefined;
   }
 
-  async setState(key: string, state: WorkState): Promise<void> {
+  async setState(key: string, state: WorkState, revision: number): Promise<number> {
     await writeJsonAtomicAsync(join(this.dir, `${key}.st.json`), state);
+    return revision + 1;
   }
 
-  async pending(): Promise<string[]> {
+  async pending(): Promise<PendingWork[]> {
     let names: string[];
     try {
       names = readdirSync(this.dir);
     } catch {
       return [];
     }
-    const out: string[] = [];
+    const out: PendingWork[] = [];
     for (const n of names) {
       if (!n.endsWith('.in.json')) continue;
       const key = n.slice(0, -'.in.json'.length);
       const st = await this.state(key);
-      if (st && st.phase !== 'done') out.push(key);
+      if (st && st.state.phase !== 'done') out.push({ key, revision: st.revision, writtenAt: 0 });
     }
     return out;
   }

@@ -7,14 +7,20 @@
  * The acknowledgement is sent only after the arrival is stored, so a sender that got an
  * ack may forget the agent; a repeated arrival of the same (agent, hop) is acknowledged
  * again and not run again.
+ *
+ * Several processes may serve one host id (a queue group) on a shared store. Each has a
+ * random instance id and holds the work it accepted under a lease (agents/runtime/lease.ts);
+ * work whose lease runs out because its process died is taken over by another one.
  */
+import { randomBytes } from 'node:crypto';
 import type { NatsConnection, Subscription, Msg } from 'nats';
 import { z } from 'zod';
 import { parleyError, isParleyError, ParleyError } from '../../protocol/errors.js';
 import { subjects, queueGroup } from '../../protocol/subjects.js';
 import { decodeMessage, decodeReply, encodeJson, errorReply, okReply, MAX_MESSAGE_BYTES } from '../../protocol/wire.js';
 import { appendVisit, addressee, EnvelopeSchema, verifyAgent, type AgentHeader, type Envelope, type Visit, type VisitEntry } from './envelope.js';
-import { workKey, type HostStore, type WorkState } from './host-store.js';
+import { workKey, type HostStore, type PendingWork, type WorkState } from './host-store.js';
+import { DEFAULT_LEASE_MS, leaseExpiry, WorkLease } from './lease.js';
 import type { PartyIdentity, Role, Self, Trust } from './trust.js';
 
 export interface ArrivedAgent {
@@ -55,17 +61,42 @@ export interface HostOptions {
   homeRetryMs?: number;
   /** called with each failure that did not reach a peer (for logs; never secrets) */
   onError?: (err: unknown, context: string) => void;
+  /** notable events that are not failures, such as work taken over (for logs) */
+  onInfo?: (line: string) => void;
+  /**
+   * How long an instance holds work it accepted or took over (default 15 s); it renews the
+   * lease while the work runs. Once a lease has run out (its process died), another process
+   * sharing the store takes the work over: longer than any pause of a live process, as short
+   * as the wait for a failover may be.
+   */
+  leaseMs?: number;
+}
+
+/** Where work starts: its lease, the state it is in, and the agent when just checked. */
+interface Job {
+  lease: WorkLease;
+  state: WorkState;
+  checked?: ArrivedAgent;
 }
 
 export class AgentHost {
   private readonly kinds = new Map<string, KindBehaviour>();
   private sub?: Subscription;
   private readonly running = new Map<string, Promise<void>>();
+  /** leases of the work in `running`, renewed by the timer */
+  private readonly leases = new Map<string, WorkLease>();
+  private timer?: NodeJS.Timeout;
+  private scanning = false;
   private stopped = false;
   /** hooks for tests and benchmarks: counts of handler runs per agent kind */
   readonly runs = new Map<string, number>();
+  /** this process's instance of the host, as its leases name it */
+  readonly instance = randomBytes(8).toString('hex');
+  private readonly leaseMs: number;
 
-  constructor(private readonly opts: HostOptions) {}
+  constructor(private readonly opts: HostOptions) {
+    this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+  }
 
   get id(): string {
     return this.opts.self.id;
@@ -76,7 +107,11 @@ export class AgentHost {
     return this;
   }
 
-  /** Subscribes and resumes any work a previous run left unfinished. */
+  /**
+   * Subscribes and resumes any work a previous run left unfinished: on a store only this
+   * process uses, all of it at once; on a shared one, work whose lease has run out, now and
+   * from then on (checked every fifth of a lease).
+   */
   async start(): Promise<void> {
     const subject = subjects.hostArrive(this.id);
     this.sub = this.opts.nc.subscribe(subject, {
@@ -87,13 +122,22 @@ export class AgentHost {
       },
     });
     await this.opts.nc.flush();
-    for (const key of await this.opts.store.pending()) this.process(key);
+    const store = this.opts.store;
+    if (!store.shared) {
+      for (const p of await store.pending()) this.process(p.key, () => this.resume(p.key));
+      return;
+    }
+    await this.scan();
+    this.timer = setInterval(() => this.tick(), Math.max(20, Math.round(this.leaseMs / 5)));
+    this.timer.unref();
   }
 
+  /** Stops taking work and lets the work in progress finish (renewing its leases). */
   async stop(): Promise<void> {
     this.stopped = true;
     await this.sub?.drain().catch(() => undefined);
     await Promise.allSettled([...this.running.values()]);
+    clearInterval(this.timer);
   }
 
   /** Waits until all work in progress has finished (tests, shutdown). */
@@ -110,15 +154,58 @@ export class AgentHost {
     this.opts.onError?.(err, context);
   }
 
+  /** Renews the leases that are due and takes over work whose lease has run out. */
+  private tick(): void {
+    for (const lease of this.leases.values()) {
+      // a lost lease is reported by its work, at its next write
+      void lease.renew().catch((err) => {
+        if (!lease.lost) this.report(err, `renewing the lease on agent ${lease.key}`);
+      });
+    }
+    if (this.scanning || this.stopped) return;
+    this.scanning = true;
+    void this.scan()
+      .catch((err) => this.report(err, 'looking for work to take over'))
+      .finally(() => {
+        this.scanning = false;
+      });
+  }
+
+  private async scan(): Promise<void> {
+    const now = Date.now();
+    for (const p of await this.opts.store.pending()) {
+      if (this.stopped) return;
+      if (!this.running.has(p.key) && leaseExpiry(p, this.leaseMs) <= now) this.process(p.key, () => this.takeOver(p));
+    }
+  }
+
+  /** Work a previous run of this process left, in a store no other process uses. */
+  private async resume(key: string): Promise<Job | undefined> {
+    const cur = await this.opts.store.state(key);
+    if (!cur || cur.state.phase === 'done') return undefined;
+    return { lease: WorkLease.resumed(this.opts.store, key, cur, this.instance, this.leaseMs), state: cur.state };
+  }
+
+  /** Claims work whose lease ran out; undefined when another instance claimed it first. */
+  private async takeOver(p: PendingWork): Promise<Job | undefined> {
+    const claimed = await WorkLease.claim(this.opts.store, p, this.instance, this.leaseMs);
+    if (!claimed) return undefined;
+    const { lease, from } = claimed;
+    const whose = from === this.instance ? 'an earlier attempt of this instance' : from ? `instance ${from}` : 'the instance that accepted it';
+    this.opts.onInfo?.(`agent ${p.key}: work (${lease.current.phase}) taken over from ${whose}`);
+    return { lease, state: lease.current };
+  }
+
   private async onArrive(msg: Msg): Promise<void> {
     try {
       const env = decodeMessage(EnvelopeSchema, msg.data, 'agent', this.opts.maxBytes ?? MAX_MESSAGE_BYTES);
       const agent = await this.check(env);
       const key = workKey(env.id, env.hop);
+      const acceptedAt = Date.now();
       // the bytes as received are what is stored: they parse back to exactly `env`
       const outcome = await this.opts.store.accept(key, env, msg.data);
       msg.respond(outcome === 'duplicate' ? ACK_DUPLICATE : ACK_NEW);
-      if (outcome === 'new') this.process(key, agent);
+      if (outcome === 'new') this.process(key, this.fresh(key, agent, acceptedAt));
     } catch (err) {
       if (!isParleyError(err)) this.report(err, 'arrival');
       msg.respond(errorReply(err));
@@ -136,35 +223,45 @@ export class AgentHost {
   }
 
   /**
-   * Runs one accepted arrival to completion; at most one run per key at a time. `checked` is
-   * given only by the host that has just stored the arrival as new.
+   * The work on an arrival this instance has just stored as new: it has no state yet (state
+   * records are only written after their arrival record, and only one accept of a key ever
+   * sees it as new), and it is this instance's from the time it began to store it.
    */
-  private process(key: string, checked?: ArrivedAgent): void {
-    if (!this.running.has(key)) this.running.set(key, this.run(key, checked));
+  private fresh(key: string, checked: ArrivedAgent, acceptedAt: number): Job {
+    return { lease: WorkLease.fresh(this.opts.store, key, this.instance, this.leaseMs, acceptedAt), state: { phase: 'accepted' }, checked };
   }
 
-  private async run(key: string, checked?: ArrivedAgent): Promise<void> {
+  /** Runs one accepted arrival to completion; at most one run per key at a time in this process. */
+  private process(key: string, job: Job | (() => Promise<Job | undefined>)): void {
+    if (!this.running.has(key)) this.running.set(key, this.run(key, job));
+  }
+
+  private async run(key: string, start: Job | (() => Promise<Job | undefined>)): Promise<void> {
+    let lease: WorkLease | undefined;
     try {
       // the work starts on the next turn of the event loop, once the acknowledgement (which
       // nats.js writes out in a microtask) has left: its synchronous start (the handler's
       // first steps, the first store request) would otherwise delay the ack
       await nextTurn();
-      await this.work(key, checked);
+      const job = typeof start === 'function' ? await start() : start;
+      if (!job) return;
+      lease = job.lease;
+      this.leases.set(key, lease);
+      await this.work(key, job);
     } catch (err) {
       this.report(err, `agent ${key}`);
     } finally {
       this.running.delete(key);
+      if (lease && this.leases.get(key) === lease) this.leases.delete(key);
     }
   }
 
-  private async work(key: string, checked?: ArrivedAgent): Promise<void> {
-    const store = this.opts.store;
-    // an arrival this host has just stored as new has no state yet: state records are only
-    // written after their arrival record, and only one accept of a key ever sees it as new
-    let state: WorkState | undefined = checked ? { phase: 'accepted' } : await store.state(key);
-    if (!state || state.phase === 'done') return;
+  private async work(key: string, job: Job): Promise<void> {
+    const { lease, checked } = job;
+    let state = job.state;
+    if (state.phase === 'done') return;
     if (state.phase === 'accepted') {
-      const agent = checked ?? (await this.recheck(key));
+      const agent = checked ?? (await this.recheck(key, lease));
       if (!agent) return;
       const behaviour = this.kinds.get(agent.envelope.kind)!;
       const env = agent.envelope;
@@ -177,23 +274,33 @@ export class AgentHost {
         const outgoing = r.stay ? null : appendVisit(env, this.opts.self, { event: 'visited', target: this.id, hop: env.hop, note: r.note });
         state = { phase: r.stay ? 'done' : 'handled', note: r.note, outgoing };
       }
-      await store.setState(key, state);
+      await lease.write(state);
     }
     if (state.phase === 'handled' && state.outgoing) {
-      await this.forward(state.outgoing, state.outgoing.hop);
-      await store.setState(key, { ...state, phase: 'done', outgoing: null });
+      try {
+        await this.forward(state.outgoing, state.outgoing.hop);
+      } catch (err) {
+        // retried later (by whichever instance) while the agent lives; once it has expired
+        // nobody will take it any more, and its issuer counts it lost
+        if (Date.parse(state.outgoing.header.body.expires) <= Date.now()) await lease.write({ phase: 'done', note: 'expired before it could be sent on' });
+        throw err;
+      }
+      await lease.write({ ...state, phase: 'done', outgoing: null });
     }
   }
 
-  /** After a restart the arrival is checked again from the store (certificates may have expired). */
-  private async recheck(key: string): Promise<ArrivedAgent | undefined> {
+  /**
+   * Work resumed after a restart or taken over is checked again from the stored arrival
+   * (certificates may have expired since).
+   */
+  private async recheck(key: string, lease: WorkLease): Promise<ArrivedAgent | undefined> {
     const env = await this.opts.store.envelope(key);
     if (!env) return undefined;
     try {
       return await this.check(env);
     } catch (err) {
       this.report(err, `stored agent ${key} no longer valid`);
-      await this.opts.store.setState(key, { phase: 'done', note: `dropped: ${(err as ParleyError).code ?? 'error'}` });
+      await lease.write({ phase: 'done', note: `dropped: ${(err as ParleyError).code ?? 'error'}` });
       return undefined;
     }
   }
@@ -242,7 +349,8 @@ export class AgentHost {
   private async deliverLocally(env: Envelope): Promise<void> {
     const agent = await this.check(env);
     const key = workKey(env.id, env.hop);
-    if ((await this.opts.store.accept(key, env)) === 'new') this.process(key, agent);
+    const acceptedAt = Date.now();
+    if ((await this.opts.store.accept(key, env)) === 'new') this.process(key, this.fresh(key, agent, acceptedAt));
   }
 
   /** Visit records this host added are reported to the issuer, which tracks lost agents. */

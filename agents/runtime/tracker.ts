@@ -3,15 +3,19 @@
  * still knows): which hosts reported a visit or a skip, and the time by which the agent
  * must be home. An agent still out after that is marked lost, and the hosts it never
  * reached are reported so they can be visited again by a new agent.
+ *
+ * Several processes of one issuer may track together: progress reports go to one of them
+ * (a queue group), every update is compare-and-set, and each process sweeps, but marking
+ * an agent lost is compare-and-set too, so each lost agent is reported by one process.
  */
 import type { KV, NatsConnection, Subscription } from 'nats';
 import { z } from 'zod';
 import { openSignedObject } from '../../crypto/signed.js';
-import { subjects } from '../../protocol/subjects.js';
+import { queueGroup, subjects } from '../../protocol/subjects.js';
 import { decodeMessage } from '../../protocol/wire.js';
 import { agentId, VisitEntrySchema, VISIT_TYPE, type Envelope, type Visit } from './envelope.js';
 import type { Trust } from './trust.js';
-import { getJson, putJson, updateJson, watchJson } from '../storage/kv.js';
+import { createJson, getJson, updateJson, watchJson } from '../storage/kv.js';
 
 export interface TrackedAgent {
   id: string;
@@ -60,6 +64,7 @@ export class AgentTracker {
   async start(onLost: (lost: LostAgent) => void | Promise<void>, sweepEveryMs = 500): Promise<void> {
     this.stopWatch = await watchJson(this.kv, this.view);
     this.sub = this.nc.subscribe(subjects.hostProgress(this.issuerId), {
+      queue: queueGroup(`tracker-${this.issuerId}`),
       callback: (err, msg) => {
         if (!err) void this.onProgress(msg.data).catch((e) => this.onError?.(e));
       },
@@ -86,8 +91,11 @@ export class AgentTracker {
     await this.sub?.drain().catch(() => undefined);
   }
 
-  /** Records an agent before it is dispatched. */
-  async track(env: Envelope, returnByMs: number): Promise<void> {
+  /**
+   * Records an agent before it is dispatched, unless it is recorded already (an agent sent
+   * again after a crash keeps the progress reported so far). False when it was.
+   */
+  async track(env: Envelope, returnByMs: number): Promise<boolean> {
     const h = env.header.body;
     const rec: TrackedAgent = {
       id: env.id,
@@ -99,7 +107,12 @@ export class AgentTracker {
       visited: [],
       skipped: [],
     };
-    await putJson(this.kv, env.id, rec);
+    return createJson(this.kv, env.id, rec);
+  }
+
+  /** The agent as this process last saw it (no read: the watched copy). */
+  known(id: string): TrackedAgent | undefined {
+    return this.view.get(id);
   }
 
   async get(id: string): Promise<TrackedAgent | undefined> {

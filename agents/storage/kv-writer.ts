@@ -15,6 +15,7 @@ import { createInbox, headers, type Msg, type MsgHdrs, type NatsConnection } fro
 const WRONG_LAST_SEQUENCE = 10071;
 const KEY_RE = /^[-/=\w]+(\.[-/=\w]+)*$/;
 const dec = new TextDecoder();
+const EMPTY = new Uint8Array(0);
 
 /** The same header on every create: "store only if this subject holds no message yet". */
 const EXPECT_NEW: MsgHdrs = headers();
@@ -81,6 +82,35 @@ export class KvWriter {
   /** Stores `data` under `key` (as `kv.put`); returns the revision. */
   put(key: string, data: Uint8Array): Promise<number> {
     return this.write(key, data);
+  }
+
+  /**
+   * Compare-and-set: stores `data` under `key` only if the key's last revision is still
+   * `revision` (0: never written). Returns the new revision, or undefined when someone else
+   * wrote the key in between.
+   */
+  update(key: string, data: Uint8Array, revision: number): Promise<number | undefined> {
+    return this.writeAt(key, data, revision);
+  }
+
+  /** Compare-and-set delete (as `kv.delete` with `previousSeq`): leaves a delete marker. */
+  deleteAt(key: string, revision: number): Promise<number | undefined> {
+    return this.writeAt(key, EMPTY, revision, true);
+  }
+
+  private async writeAt(key: string, data: Uint8Array, revision: number, del = false): Promise<number | undefined> {
+    let hdrs = EXPECT_NEW;
+    if (revision !== 0 || del) {
+      hdrs = headers();
+      hdrs.set('Nats-Expected-Last-Subject-Sequence', String(revision));
+      if (del) hdrs.set('KV-Operation', 'DEL');
+    }
+    try {
+      return await this.write(key, data, hdrs);
+    } catch (e) {
+      if (e instanceof KvWriteError && e.apiError?.err_code === WRONG_LAST_SEQUENCE) return undefined;
+      throw e;
+    }
   }
 
   private write(key: string, data: Uint8Array, hdrs?: MsgHdrs): Promise<number> {

@@ -1,14 +1,14 @@
 /**
- * Small JetStream KV helpers used by every durable record: JSON values, key listing and
+ * Small JetStream KV helpers used by every durable record: JSON values, watches and
  * compare-and-set updates.
  *
- * `listKeys` collects the whole listing before returning and removes duplicates: nats.js's
- * `kv.keys()` iterator ends early when its consumer awaits other KV calls between items,
- * and repeats keys written while it runs (seen with nats 2.29). A key rewritten during the
- * listing can still be missed, so code that must see every record under concurrent writes
- * keeps a watch (see `watchJson`) instead of listing.
+ * No key listing: nats.js's `kv.keys()` iterator ends early when its consumer awaits other
+ * KV calls between items, repeats keys written while it runs, and can hang while the bucket
+ * is written to (seen with nats 2.29). Code that must see every record keeps a watch
+ * (`watchEntries`, `watchJson`) instead; agent-home/state.ts lists a bucket's keys from its
+ * stream's subjects.
  */
-import type { KV, NatsError } from 'nats';
+import type { KV, KvEntry, NatsError } from 'nats';
 import { parleyError } from '../../protocol/errors.js';
 
 const enc = new TextEncoder();
@@ -16,22 +16,70 @@ const dec = new TextDecoder();
 /** JetStream's error code for a failed `Nats-Expected-Last-Subject-Sequence` check. */
 const WRONG_LAST_SEQUENCE = 10071;
 
-export async function listKeys(kv: KV, filter?: string): Promise<string[]> {
-  const out = new Set<string>();
-  for await (const k of await kv.keys(filter)) out.add(k);
-  return [...out];
+export interface WatchOptions {
+  /** only the keys this matches */
+  filter?: string;
+  /** entries without their values (key, revision, time and operation only) */
+  headersOnly?: boolean;
+  /** every entry written from this revision on (superseded ones excepted), instead of each key's current one */
+  fromRevision?: number;
+  /** give up (ERR_TIMEOUT) when the current entries are not all in by then */
+  initTimeoutMs?: number;
+  onError?: (err: unknown) => void;
+}
+
+/**
+ * Calls `onEntry` with every current entry of the bucket (or of the keys `filter` matches),
+ * then with every change as it happens, in the order JetStream stored them. Resolves once
+ * every current entry has been passed. Returns a stopper.
+ */
+export async function watchEntries(kv: KV, onEntry: (e: KvEntry) => void, opts: WatchOptions = {}): Promise<() => void> {
+  let ready!: () => void;
+  const initialised = new Promise<void>((r) => (ready = r));
+  const w = await kv.watch({
+    key: opts.filter,
+    headers_only: opts.headersOnly ?? false,
+    ...(opts.fromRevision ? { resumeFromRevision: opts.fromRevision } : {}),
+    initializedFn: () => ready(),
+  });
+  void (async () => {
+    for await (const e of w) {
+      try {
+        onEntry(e);
+      } catch (err) {
+        opts.onError?.(err);
+      }
+    }
+  })().catch((err: unknown) => opts.onError?.(err));
+  if (opts.initTimeoutMs) {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(parleyError('ERR_TIMEOUT', `a KV watch did not catch up within ${opts.initTimeoutMs} ms`)), opts.initTimeoutMs);
+    });
+    try {
+      await Promise.race([initialised, late]);
+    } catch (err) {
+      w.stop();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  } else await initialised;
+  // nats.js calls `initializedFn` in turn with the entries, or at once when they were all
+  // queued before `watch` returned: the loop above awaits nothing but the iterator, so one
+  // macrotask later it has passed every queued entry either way
+  await new Promise((r) => setImmediate(r));
+  return () => w.stop();
 }
 
 /**
  * Keeps `view` equal to the bucket's current JSON records: every existing value first, then
  * every change as it happens. Resolves once the initial values are in. Returns a stopper.
  */
-export async function watchJson<T>(kv: KV, view: Map<string, T>, filter?: string): Promise<() => void> {
-  let ready!: () => void;
-  const initialised = new Promise<void>((r) => (ready = r));
-  const w = await kv.watch({ key: filter, initializedFn: () => ready() });
-  void (async () => {
-    for await (const e of w) {
+export function watchJson<T>(kv: KV, view: Map<string, T>, filter?: string): Promise<() => void> {
+  return watchEntries(
+    kv,
+    (e) => {
       if (e.operation === 'PUT') {
         try {
           view.set(e.key, JSON.parse(dec.decode(e.value)) as T);
@@ -39,10 +87,9 @@ export async function watchJson<T>(kv: KV, view: Map<string, T>, filter?: string
           view.delete(e.key);
         }
       } else view.delete(e.key);
-    }
-  })();
-  await initialised;
-  return () => w.stop();
+    },
+    { filter },
+  );
 }
 
 export async function getJson<T>(kv: KV, key: string): Promise<{ value: T; revision: number } | undefined> {

@@ -154,7 +154,8 @@ async function crashed(p: Proc, point: string, ms = 20_000): Promise<void> {
 }
 
 async function startHome(crashAt?: string): Promise<Proc> {
-  const p = start(['home', 'start'], crashAt ? { PARLEY_CRASH_AT: crashAt } : {});
+  // a short lease: the restarted process takes over the work the killed one held once it runs out
+  const p = start(['home', 'start', '--work-lease', '1s'], crashAt ? { PARLEY_CRASH_AT: crashAt } : {});
   await p.waitFor(/Agent Home home running/);
   return p;
 }
