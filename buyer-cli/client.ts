@@ -48,7 +48,7 @@ import {
 } from '../protocol/session.js';
 import { openVoucher } from '../protocol/voucher.js';
 import { verifyBidProof } from '../protocol/sales.js';
-import { MAX_RESULTS_WAIT_MS, RESULTS_TYPE, ResultsReplySchema, type Agreement, type ResultsReply, type ResultsRequest } from '../protocol/directory.js';
+import { RESULTS_TYPE, ResultsReplySchema, type Agreement, type ResultsReply, type ResultsRequest } from '../protocol/directory.js';
 import {
   ABORT_TYPE,
   AbortReplySchema,
@@ -112,6 +112,15 @@ export async function newSessionKey(bits: RsaKeySize = 2048): Promise<SessionKey
   const key = await generateSessionKey(bits);
   return { key, split: splitKey(key) };
 }
+
+/**
+ * How long `waitForResults` lets the Agent Home hold each request. Short enough that a
+ * request held by an Agent Home process that then dies costs seconds, not a minute; long
+ * enough that an idle session costs a request every few seconds.
+ */
+const FOLLOW_HOLD_MS = 8000;
+/** Beyond its hold, how long a held request may take to be answered. */
+const HELD_ANSWER_SLACK_MS = 4000;
 
 export class BuyerClient {
   constructor(private readonly o: BuyerClientOptions) {}
@@ -193,7 +202,10 @@ export class BuyerClient {
   /** The session's results; with `wait`, a long poll (protocol/directory.ts). */
   async results(sn: string, wait?: ResultsRequest['wait']): Promise<ResultsReply> {
     const body: ResultsRequest = wait ? { sn, wait } : { sn };
-    const r = await call(this.o.nc, this.home('results'), signRequest(RESULTS_TYPE, body, this.o.home, this.o.self), ResultsReplySchema, this.timeout + (wait?.ms ?? 0));
+    // a held request is answered within its hold; a few seconds more mean the Agent Home
+    // process holding it is gone (another one answers the next try)
+    const timeout = wait ? wait.ms + Math.min(this.timeout, HELD_ANSWER_SLACK_MS) : this.timeout;
+    const r = await call(this.o.nc, this.home('results'), signRequest(RESULTS_TYPE, body, this.o.home, this.o.self), ResultsReplySchema, timeout);
     // every agreement must prove itself: the merchant's certificate, signed offer and revealed chain
     for (const a of r.agreements) {
       const cert = verifyCertificate(a.merchantCert, this.o.ca, { role: 'merchant', id: a.merchant });
@@ -219,8 +231,8 @@ export class BuyerClient {
     const session = this.o.files.session(sn);
     const giveUp = Date.parse(session.deadline) + 30_000;
     for (;;) {
-      const left = opts.until ? opts.until.getTime() - Date.now() : MAX_RESULTS_WAIT_MS;
-      const ms = Math.max(1, Math.min(MAX_RESULTS_WAIT_MS, left));
+      const left = opts.until ? opts.until.getTime() - Date.now() : FOLLOW_HOLD_MS;
+      const ms = Math.max(1, Math.min(FOLLOW_HOLD_MS, left));
       let r: ResultsReply;
       try {
         // following progress, the first answer comes at once and each next one at a change
