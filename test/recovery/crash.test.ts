@@ -327,7 +327,7 @@ test('the buyer killed after its partial signature reached the store: `abort` en
   const x = buyer.exchangeWith(sn2, 'shop-b')!;
   assert.is(x.state, 'offered');
   assert.is(storeContract('shop-b', x.contractId)?.state, 'countersigned', 'the store countersigned');
-  const a = await run(['buyer', 'abort', x.contractId, '--json']);
+  const a = await run(['buyer', 'abort', '--json', '--', x.contractId]);
   assert.is(a.code, 0, a.out);
   assert.is(a.json?.outcome, 'aborted');
   assert.is(buyer.exchange(x.contractId)!.state, 'aborted');
