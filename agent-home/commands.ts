@@ -11,7 +11,7 @@ import { parleyError } from '../protocol/errors.js';
 import { parleyHome } from '../cli/kit/home-dir.js';
 import { shutdown, stopSignal } from '../cli/kit/daemon.js';
 import { parseDuration } from '../cli/kit/duration.js';
-import { action, commandGroup, emit, EXIT, note, type OutputOptions } from '../cli/kit/output.js';
+import { action, commandGroup, emit, EXIT, note, UsageError, type OutputOptions } from '../cli/kit/output.js';
 import { clientNatsOptions, natsOptionsFrom, withNatsOptions, type NatsFlags } from '../cli/kit/nats-options.js';
 import { HomeState } from './state.js';
 import { listDisputes, listSessions, renderSession, showSession } from './arbiter.js';
@@ -28,6 +28,7 @@ interface HomeFlags extends OutputOptions, NatsFlags, PassphraseFlags {
   cert?: string;
   key?: string;
   workLease?: string;
+  replicas?: string;
 }
 
 /** Identity files: explicit flags, else <home>/agent-home/{ca.pem,home.pem,home.key}; secrets always there. */
@@ -49,6 +50,8 @@ async function runStart(flags: HomeFlags): Promise<void> {
   // listen for the stop signal first, so a signal during start-up is a clean stop too
   const stopped = stopSignal();
   const leaseMs = flags.workLease === undefined ? undefined : parseDuration(flags.workLease, '--work-lease');
+  const replicas = flags.replicas === undefined ? undefined : Number(flags.replicas);
+  if (replicas !== undefined && !(Number.isInteger(replicas) && replicas >= 1 && replicas <= 5)) throw new UsageError('--replicas must be 1 to 5 (3 on a three-node cluster)');
   const paths = identityPaths(flags);
   const passphrase = passphraseFrom(flags);
   const self = selfFrom(readText(paths.cert, 'Agent Home certificate'), readIdentityKey(paths.key, 'Agent Home key', passphrase));
@@ -62,7 +65,7 @@ async function runStart(flags: HomeFlags): Promise<void> {
   const nc = await connectNats({ ...(where.embedded ? withBrokerCredentials(given, parleyHome(flags.home), self.id) : given), servers: where.servers });
   let home: AgentHome;
   try {
-    home = await AgentHome.open({ nc, self, trust, ca, secrets, leaseMs, log: (l) => note(flags, l) });
+    home = await AgentHome.open({ nc, self, trust, ca, secrets, leaseMs, replicas, log: (l) => note(flags, l) });
     await home.start();
   } catch (e) {
     // a failed start must not leave the connection reconnecting (and the process running)
@@ -149,6 +152,7 @@ export function homeCommand(): Command {
         .option('--ca <file>', 'CA certificate (default <home>/agent-home/ca.pem)')
         .option('--cert <file>', 'Agent Home certificate (default <home>/agent-home/home.pem)')
         .option('--key <file>', 'Agent Home private key (default <home>/agent-home/home.key)')
+        .option('--replicas <n>', 'JetStream replicas of the buckets and streams it creates (3 on a three-node cluster; default 1)')
         .option('--work-lease <duration>', 'how long work in progress stays with this process before another Agent Home process on the same JetStream takes it over, should this one die (default 15s)')
         .option('--json', 'print one JSON document when running'),
     ),

@@ -6,11 +6,11 @@
  *    benchmark's shape — 10 merchants × 20 bids, request → results → one signed contract —
  *    runs in an in-process world with counters around node:crypto and a wiretap on the
  *    server: Ed25519 signs and verifies, RSA exponentiations by kind, SHA-256, NATS
- *    requests, publishes, JetStream writes and API requests. The sealed box and the at-rest
- *    encryption are @noble (JavaScript, not countable at node:crypto): counted by reading
- *    the code, one each per session (the buyer seals d2 and the rules, the Agent Home opens
- *    them, stores the escrow encrypted, and decrypts it once for the session's rules); the
- *    limit prices the sealed box's X25519 at OpenSSL's speed (see rowsFor).
+ *    requests, publishes, JetStream writes and API requests. The sealed box's X25519 (now
+ *    OpenSSL's, through KeyObjects the counters do not see) and the at-rest encryption
+ *    (@noble) are counted by reading the code, one each per session (the buyer seals d2 and
+ *    the rules, the Agent Home opens them, stores the escrow encrypted, and decrypts it once
+ *    for the session's rules); both are priced at OpenSSL's speed (see rowsFor).
  * 2. Price (bench/limit-cost.ts): each primitive measured alone in this run.
  * 3. Add up. The unavoidable work of a session is its cryptography and its messages: every
  *    Parley request (agent hops included) is one round trip, every event one publish, every
@@ -81,14 +81,14 @@ function rowsFor(c: SessionCounts, crypto: CryptoCosts, nats: NatsCosts): LimitR
   /** `count` operations of `unitUs` each, none a repeat */
   const flat = (work: string, count: number, unitUs: number, inLimit = true): LimitRow => ({ work, count, distinct: count, unitUs, totalUs: count * unitUs, distinctTotalUs: count * unitUs, inLimit });
   // sealing takes two X25519 multiplications (ephemeral key, shared secret); opening takes the
-  // shared secret and recomputes the Agent Home's own public key, a repeat. The limit prices
-  // the three distinct ones at OpenSSL's speed; the implementation runs them in @noble.
+  // shared secret (the Agent Home's own public key is derived once per process). Both the
+  // implementation (crypto/seal.ts) and the limit run them in OpenSSL.
   rows.push({
-    work: 'x25519 (sealed box; limit at OpenSSL speed)',
-    count: 4,
+    work: 'x25519 (sealed box, OpenSSL)',
+    count: 3,
     distinct: 3,
-    unitUs: crypto.x25519NobleUs,
-    totalUs: 4 * crypto.x25519NobleUs,
+    unitUs: crypto.x25519OpensslUs,
+    totalUs: 3 * crypto.x25519OpensslUs,
     distinctTotalUs: 3 * crypto.x25519OpensslUs,
     inLimit: true,
   });

@@ -59,4 +59,10 @@ test('a missing identity is a clear configuration error, not a crash', () => {
   assert.is(jsonOf<{ error: { code: string } }>(r).error.code, 'ERR_CONFIG');
 });
 
+test('--replicas outside 1..5 is a usage error (exit 2) before anything starts', () => {
+  const r = parleySync(['home', 'start', '--json', '--replicas', '0'], env);
+  assert.is(r.status, 2, r.stderr);
+  assert.is(jsonOf<{ error: { code: string } }>(r).error.code, 'ERR_USAGE');
+});
+
 test.run();
