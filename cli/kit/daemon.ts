@@ -1,7 +1,7 @@
 /**
  * Daemon lifecycle shared by `parley home start` and `parley store start`: the stop signal
  * is listened for before anything starts, and stopping is graceful but bounded — if the
- * broker is gone, draining would wait for a reconnection forever, so after `graceMs` the
+ * broker is gone, draining fails or would wait for a reconnection forever, so the
  * connection is closed and the process exits anyway.
  */
 import type { NatsConnection } from 'nats';
@@ -14,7 +14,11 @@ export function stopSignal(): Promise<void> {
   });
 }
 
-/** Runs `stop` then drains `nc`; gives up after `graceMs`, closing the connection and exiting. */
+/**
+ * Runs `stop` then drains `nc`; gives up after `graceMs`. Either way the connection is then
+ * closed and the process exits: a connection that could not drain (the broker is gone) would
+ * go on reconnecting, and background timers would keep a stopped daemon alive.
+ */
 export async function shutdown(stop: () => Promise<void>, nc: NatsConnection | undefined, graceMs = 5000): Promise<void> {
   const graceful = (async () => {
     await stop();
@@ -27,9 +31,7 @@ export async function shutdown(stop: () => Promise<void>, nc: NatsConnection | u
   const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs)));
   const clean = await Promise.race([graceful, timedOut]);
   clearTimeout(timer);
-  if (!clean) {
-    process.stderr.write(`parley: could not stop gracefully within ${graceMs} ms (is NATS reachable?); closing\n`);
-    await nc?.close().catch(() => undefined);
-    process.exit(process.exitCode ?? 0);
-  }
+  if (!clean) process.stderr.write(`parley: could not stop gracefully within ${graceMs} ms (is NATS reachable?); closing\n`);
+  if (nc && !nc.isClosed()) await Promise.race([nc.close().catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+  process.exit(process.exitCode ?? 0);
 }
