@@ -4,10 +4,9 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNatsServer } from '../../agents/transport/nats-server.js';
-import { ed25519PrivateKeyPem } from '../../crypto/ed25519.js';
 import { testPki } from '../helpers/parties.js';
 import { tempDir } from '../helpers/paths.js';
 import { spawnParley } from '../helpers/cli.js';
@@ -21,9 +20,7 @@ test('parley home start exits on SIGTERM after its nats-server died', async () =
   const self = await pki.party('home', 'agent-home');
   const dir = join(tmp.path, 'agent-home');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'ca.pem'), pki.ca.certificate.pem);
-  writeFileSync(join(dir, 'home.pem'), self.certPem);
-  writeFileSync(join(dir, 'home.key'), ed25519PrivateKeyPem(self.secretKey), { mode: 0o600 });
+  pki.writeFiles(dir, self); // ca.pem, home.pem, home.key: where `home start` looks
   const srv = await startNatsServer();
   const d = spawnParley(['home', 'start', '--json'], { PARLEY_HOME: tmp.path, PARLEY_NATS_URL: srv.url });
   try {

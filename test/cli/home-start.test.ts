@@ -5,12 +5,11 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/paths.js';
 import { testPki } from '../helpers/parties.js';
 import { jsonOf, parleySync, spawnParley } from '../helpers/cli.js';
-import { ed25519PrivateKeyPem } from '../../crypto/ed25519.js';
 
 const test = suite('parley home start');
 const tmp = tempDir('parley-home-');
@@ -21,9 +20,7 @@ test.before(async () => {
   const self = await pki.party('home', 'agent-home');
   const dir = join(tmp.path, 'agent-home');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'ca.pem'), pki.ca.certificate.pem);
-  writeFileSync(join(dir, 'home.pem'), self.certPem);
-  writeFileSync(join(dir, 'home.key'), ed25519PrivateKeyPem(self.secretKey), { mode: 0o600 });
+  pki.writeFiles(dir, self); // ca.pem, home.pem, home.key: where `home start` looks
 });
 
 test.after(() => {

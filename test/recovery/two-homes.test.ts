@@ -134,9 +134,7 @@ test.before(async () => {
   const self = await pki.party('home', 'agent-home');
   const dir = join(home, 'agent-home');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'ca.pem'), pki.ca.certificate.pem);
-  writeFileSync(join(dir, 'home.pem'), self.certPem);
-  writeFileSync(join(dir, 'home.key'), ed25519PrivateKeyPem(self.secretKey), { mode: 0o600 });
+  pki.writeFiles(dir, self); // ca.pem, home.pem, home.key: where `home start` looks
   // made once, before the two processes start: both must hold the same keys
   loadOrCreateSecrets(join(dir, 'secrets.json'));
 });

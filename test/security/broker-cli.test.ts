@@ -7,14 +7,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/paths.js';
 import { testPki } from '../helpers/parties.js';
 import { jsonOf, parleySync, spawnParley, type Daemon } from '../helpers/cli.js';
 import { eventually } from '../helpers/world.js';
 import { rejectsCode } from '../helpers/assert.js';
-import { ed25519PrivateKeyPem } from '../../crypto/ed25519.js';
 import { connectNats } from '../../agents/transport/connect.js';
 import { embeddedServerStatus, ensureEmbeddedServer, stopEmbeddedServer } from '../../agents/transport/embedded.js';
 import { brokerConnection, brokerPaths } from '../../agent-home/init.js';
@@ -41,9 +40,7 @@ test.before(async () => {
   const self = await pki.party('home', 'agent-home');
   const d = join(tmp.path, 'agent-home');
   mkdirSync(d, { recursive: true });
-  writeFileSync(join(d, 'ca.pem'), pki.ca.certificate.pem);
-  writeFileSync(join(d, 'home.pem'), self.certPem);
-  writeFileSync(join(d, 'home.key'), ed25519PrivateKeyPem(self.secretKey), { mode: 0o600 });
+  pki.writeFiles(d, self); // ca.pem, home.pem, home.key: where `home start` looks
 });
 
 /** Stops the daemon: SIGTERM, and SIGKILL if it has not exited 15 s later (a test never hangs on it). */
