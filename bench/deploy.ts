@@ -17,10 +17,7 @@ import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from 'nats';
 import { startNatsServer, type NatsServer } from '../agents/transport/nats-server.js';
 import { connectNats } from '../agents/transport/connect.js';
-import { caTrust, type Self } from '../agents/runtime/trust.js';
-import { createCa, issueCertificate, type CertificateAuthority } from '../crypto/x509/index.js';
-import { ed25519PrivateKeyPem, generateIdentityKey } from '../crypto/ed25519.js';
-import type { PartyRole } from '../crypto/x509/profile.js';
+import { testPki } from '../test/helpers/parties.js';
 import type { PurchaseRequest } from '../protocol/commerce.js';
 import { HomeState } from '../agent-home/state.js';
 import { BuyerClient } from '../buyer-cli/client.js';
@@ -67,21 +64,6 @@ export interface Deployment {
   /** every process of the deployment (this one excluded) */
   processes(): Array<{ name: string; pid: number }>;
   stop(): Promise<void>;
-}
-
-async function party(ca: CertificateAuthority, id: string, role: PartyRole): Promise<Self> {
-  const k = generateIdentityKey();
-  const cert = await issueCertificate(ca, { role, id, publicKey: k.publicKey });
-  return { id, role, publicKey: k.publicKey, secretKey: k.secretKey, certPem: cert.pem };
-}
-
-function writeIdentity(dir: string, self: Self): { cert: string; key: string } {
-  mkdirSync(dir, { recursive: true });
-  const cert = join(dir, `${self.id}.pem`);
-  const key = join(dir, `${self.id}.key`);
-  writeFileSync(cert, self.certPem);
-  writeFileSync(key, ed25519PrivateKeyPem(self.secretKey), { mode: 0o600 });
-  return { cert, key };
 }
 
 /**
@@ -176,16 +158,14 @@ export async function deploy(opts: { merchants: number; bids: number; homes: num
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const ca = await createCa({ id: 'bench-ca' });
-    const trust = caTrust(ca.certificate);
-    const caFile = join(dir, 'ca.pem');
-    writeFileSync(caFile, ca.certificate.pem);
+    const pki = await testPki();
+    const ids = join(dir, 'ids');
+    mkdirSync(ids, { recursive: true });
     const env = { PARLEY_HOME: join(dir, 'parley'), PARLEY_NATS_URL: nats.url };
 
     const homeDir = join(env.PARLEY_HOME, 'agent-home');
-    const homeSelf = await party(ca, 'home', 'agent-home');
-    writeIdentity(homeDir, homeSelf); // home.pem, home.key: where `home start` looks
-    writeFileSync(join(homeDir, 'ca.pem'), ca.certificate.pem);
+    mkdirSync(homeDir, { recursive: true });
+    pki.writeFiles(homeDir, await pki.party('home', 'agent-home')); // ca.pem, home.pem, home.key: where `home start` looks
     const homes: Proc[] = [];
     // the first creates the shared secrets file; the others read it
     for (let i = 0; i < opts.homes; i++) {
@@ -197,9 +177,9 @@ export async function deploy(opts: { merchants: number; bids: number; homes: num
     const merchants = Array.from({ length: opts.merchants }, (_, i) => `m${String(i + 1).padStart(2, '0')}`);
     const stores = await Promise.all(
       merchants.map(async (id) => {
-        const idFiles = writeIdentity(join(dir, 'ids'), await party(ca, id, 'merchant'));
+        const identity = pki.writeFiles(ids, await pki.party(id, 'merchant'));
         const file = join(dir, `${id}.json`);
-        writeFileSync(file, JSON.stringify(storeConfig(id, opts.bids, { ca: caFile, ...idFiles })));
+        writeFileSync(file, JSON.stringify(storeConfig(id, opts.bids, identity)));
         const p = await daemon(`store-${id}`, ['store', 'start', '--config', file], env);
         procs.push(p);
         return p;
@@ -225,8 +205,8 @@ export async function deploy(opts: { merchants: number; bids: number; homes: num
       merchants,
       connect,
       buyer: async (id, bnc) => {
-        const self = await party(ca, id, 'buyer');
-        return new BuyerClient({ nc: bnc, self, trust, ca: ca.certificate, home: 'home', files: new BuyerFiles(join(dir, 'buyers', id)), timeoutMs: 60_000 });
+        const self = await pki.party(id, 'buyer');
+        return new BuyerClient({ nc: bnc, self, trust: pki.trust, ca: pki.ca.certificate, home: 'home', files: new BuyerFiles(join(dir, 'buyers', id)), timeoutMs: 60_000 });
       },
       processes: () => [{ name: 'nats-server', pid: nats.pid }, ...procs.map((p) => ({ name: p.name, pid: p.pid }))],
       stop,

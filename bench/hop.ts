@@ -12,29 +12,20 @@ import { connectNats } from '../agents/transport/connect.js';
 import { AgentHost, AckSchema } from '../agents/runtime/host.js';
 import { JetStreamHostStore } from '../agents/runtime/host-store.js';
 import { appendVisit, createAgent, verifyAgent, type Envelope } from '../agents/runtime/envelope.js';
-import { caTrust, type Self } from '../agents/runtime/trust.js';
-import { createCa, issueCertificate, type CertificateAuthority } from '../crypto/x509/index.js';
-import { generateIdentityKey } from '../crypto/ed25519.js';
-import type { PartyRole } from '../crypto/x509/profile.js';
+import { testPki } from '../test/helpers/parties.js';
 import { subjects } from '../protocol/subjects.js';
 import { decodeReply, encodeJson } from '../protocol/wire.js';
 import { measureInterleaved, printTargets, table, target, writeResults } from './lib.js';
-
-async function party(ca: CertificateAuthority, id: string, role: PartyRole): Promise<Self> {
-  const k = generateIdentityKey();
-  const cert = await issueCertificate(ca, { role, id, publicKey: k.publicKey });
-  return { id, role, publicKey: k.publicKey, secretKey: k.secretKey, certPem: cert.pem };
-}
 
 export async function run(): Promise<void> {
   const server = await startNatsServer();
   const conns: NatsConnection[] = [];
   try {
-    const ca = await createCa({ id: 'bench-ca' });
-    const trust = caTrust(ca.certificate);
-    const home = await party(ca, 'home', 'agent-home');
-    const first = await party(ca, 'm1', 'merchant');
-    const target0 = await party(ca, 'm2', 'merchant');
+    const pki = await testPki();
+    const trust = pki.trust;
+    const home = await pki.party('home', 'agent-home');
+    const first = await pki.party('m1', 'merchant');
+    const target0 = await pki.party('m2', 'merchant');
     const hostConn = await connectNats({ servers: server.url, name: 'host' });
     const client = await connectNats({ servers: server.url, name: 'sender' });
     conns.push(hostConn, client);
