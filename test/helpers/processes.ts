@@ -11,6 +11,8 @@ export interface ParleyProcess {
   child: ChildProcess;
   /** stdout and stderr, as they came */
   output(): string;
+  /** stdout alone */
+  stdout(): string;
   /** resolves with the first match of `re` in the output (rejects after `ms`, or once the process has ended without it) */
   waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -21,12 +23,16 @@ export interface ParleyProcess {
 export function startParley(args: string[], env: Record<string, string>): ParleyProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', ...args], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let stdout = '';
   const waiters = new Set<() => void>();
   const onData = (d: Buffer) => {
     out += d.toString();
     for (const w of waiters) w();
   };
-  child.stdout!.on('data', onData);
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    onData(d);
+  });
   child.stderr!.on('data', onData);
   let ended = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
@@ -42,6 +48,7 @@ export function startParley(args: string[], env: Record<string, string>): Parley
   return {
     child,
     output: () => out,
+    stdout: () => stdout,
     exited,
     waitFor(re, ms = 20_000) {
       return new Promise((resolve, reject) => {

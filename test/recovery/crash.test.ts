@@ -21,11 +21,11 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
 import { natsSuite } from '../helpers/nats.js';
+import { startParley, type ParleyProcess } from '../helpers/processes.js';
 import { REPO_ROOT, tempDir } from '../helpers/paths.js';
 import { testPki, type TestPki } from '../helpers/parties.js';
 import { eventually } from '../helpers/world.js';
@@ -68,59 +68,10 @@ let ca: TestPki;
 
 // ---- processes -------------------------------------------------------------------------
 
-interface Proc {
-  child: ChildProcess;
-  /** stdout and stderr, as they came */
-  output(): string;
-  stdout(): string;
-  waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stop(): Promise<void>;
-}
+type Proc = ParleyProcess;
 
 function start(args: string[], extra: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', ...args], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1', ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let stdout = '';
-  const waiters = new Set<() => void>();
-  const onData = (d: Buffer) => {
-    out += d.toString();
-    for (const w of waiters) w();
-  };
-  child.stdout!.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    onData(d);
-  });
-  child.stderr!.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
-  const p: Proc = {
-    child,
-    output: () => out,
-    stdout: () => stdout,
-    exited,
-    waitFor(re, ms = 20_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const m = out.match(re);
-          if (!m) return;
-          waiters.delete(check);
-          clearTimeout(t);
-          resolve(m);
-        };
-        const t = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`parley ${args.join(' ')}: no ${re} within ${ms} ms; output:\n${out}`));
-        }, ms);
-        waiters.add(check);
-        check();
-        void exited.then(() => setTimeout(check, 10));
-      });
-    },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  const p = startParley(args, { ...env, ...extra });
   procs.push(p);
   return p;
 }
