@@ -1,20 +1,16 @@
 /**
  * Keeps invitation work from being lost with the process doing it. Every Agent Home process
- * watches the sessions bucket (the records of open sessions with invitation work left, kept
- * in memory) and resumes (invitations.ts `resumeSession`):
+ * follows the sessions bucket (its watch hands each record to `onSession`; the open sessions
+ * with invitation work left are kept in memory) and resumes (invitations.ts `resumeSession`):
  *   - at start, all of that work, as a restarted process must;
  *   - then every third of a lease, the work nobody has done for a whole lease, which is the
  *     work of a process that died (the process doing it finishes within moments).
  * Resuming is idempotent and its claims are compare-and-set, so two processes that resume
  * the same session at once still invite each merchant once.
  */
-import type { KvEntry } from 'nats';
-import { watchEntries } from '../agents/storage/kv.js';
 import type { HomeContext } from './context.js';
 import type { SessionRecord } from './state.js';
 import { invitationWorkLeft, resumeSession, staleInvitationWork } from './invitations.js';
-
-const dec = new TextDecoder();
 
 export class InvitationWatch {
   /** open sessions with invitation work left, as last written */
@@ -22,40 +18,39 @@ export class InvitationWatch {
   /** sessions being resumed by this process */
   private readonly busy = new Set<string>();
   private readonly inFlight = new Set<Promise<unknown>>();
-  private stopWatch?: () => void;
   private timer?: NodeJS.Timeout;
+  private stopped = false;
 
-  private constructor(
+  constructor(
     private readonly ctx: HomeContext,
     private readonly staleMs: number,
   ) {}
 
-  /** Starts watching; `resumed` settles once the work found at start is done. */
-  static async start(ctx: HomeContext, staleMs: number): Promise<{ watch: InvitationWatch; resumed: Promise<number> }> {
-    const w = new InvitationWatch(ctx, staleMs);
-    w.stopWatch = await watchEntries(ctx.state.sessions, (e) => w.onSession(e), { onError: (err) => ctx.log(`watching sessions: ${(err as Error).message}`) });
-    const resumed = w.resume(0);
+  /**
+   * Once the watch has handed over every existing record: resumes all the work found, then
+   * every third of a lease the stale work; settles with what was done at start.
+   */
+  start(): Promise<number> {
+    const resumed = this.resume(0);
     const every = () => {
-      if (!w.stopWatch) return;
-      w.timer = setInterval(() => void w.resume(w.staleMs).catch((err) => ctx.log(`resuming invitations failed: ${(err as Error).message}`)), Math.max(50, Math.round(staleMs / 3)));
-      w.timer.unref();
+      if (this.stopped) return;
+      this.timer = setInterval(() => void this.resume(this.staleMs).catch((err) => this.ctx.log(`resuming invitations failed: ${(err as Error).message}`)), Math.max(50, Math.round(this.staleMs / 3)));
+      this.timer.unref();
     };
     void resumed.then(every, every);
-    return { watch: w, resumed };
+    return resumed;
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
-    this.stopWatch?.();
-    this.stopWatch = undefined;
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private onSession(e: KvEntry): void {
-    if (e.operation !== 'PUT') return void this.sessions.delete(e.key);
-    const s = JSON.parse(dec.decode(e.value)) as SessionRecord;
-    if (invitationWorkLeft(s)) this.sessions.set(e.key, s);
-    else this.sessions.delete(e.key);
+  /** A session record as written (undefined: deleted). */
+  onSession(sn: string, s: SessionRecord | undefined): void {
+    if (s && invitationWorkLeft(s)) this.sessions.set(sn, s);
+    else this.sessions.delete(sn);
   }
 
   /** Resumes each session whose work has been left for `staleMs`; the number of things done. */

@@ -28,6 +28,7 @@ import { AbortSchema, ABORT_TYPE, MailboxSchema, MAILBOX_TYPE, ResolveSchema, RE
 import { DEFAULT_SETTINGS, type HomeContext, type HomeSettings } from './context.js';
 import { HomeState, type SessionRecord } from './state.js';
 import { KvWaits } from '../agents/storage/kv-wait.js';
+import { watchEntries } from '../agents/storage/kv.js';
 import { AuditLog } from './audit.js';
 import type { HomeSecrets } from './secrets.js';
 import { serve, type ServeContext } from './serve.js';
@@ -56,11 +57,14 @@ export interface AgentHomeOptions {
   log?: (line: string) => void;
 }
 
+const dec = new TextDecoder();
+
 export class AgentHome {
   /** messages received per operation (the optimism test counts them) */
   readonly received = new Map<string, number>();
   private subs: Subscription[] = [];
   private invitations?: InvitationWatch;
+  private stopSessionsWatch?: () => void;
   /** settles once the invitation work a previous process left undone is finished (tests) */
   resumed: Promise<void> = Promise.resolve();
 
@@ -93,7 +97,7 @@ export class AgentHome {
       secrets: opts.secrets,
       host,
       tracker,
-      sessionWaits: await KvWaits.open<SessionRecord>(state.sessions),
+      sessionWaits: new KvWaits<SessionRecord>(),
       settings: { ...DEFAULT_SETTINGS, ...opts.settings },
       rulesCache: new Map(),
       log,
@@ -104,6 +108,18 @@ export class AgentHome {
 
   async start(): Promise<void> {
     const ctx = this.ctx;
+    // one watch of the sessions bucket: invitation work to keep alive, held results to wake
+    const invitations = new InvitationWatch(ctx, this.leaseMs);
+    this.invitations = invitations;
+    this.stopSessionsWatch = await watchEntries(
+      ctx.state.sessions,
+      (e) => {
+        const rec = e.operation === 'PUT' ? { value: JSON.parse(dec.decode(e.value)) as SessionRecord, revision: e.revision } : undefined;
+        invitations.onSession(e.key, rec?.value);
+        if (rec) ctx.sessionWaits.offer(e.key, rec);
+      },
+      { onError: (err) => ctx.log(`watching sessions: ${(err as Error).message}`) },
+    );
     const sc: ServeContext = { nc: ctx.nc, homeId: ctx.self.id, trust: ctx.trust, state: ctx.state, received: this.received, onError: (e, op) => ctx.log(`${op}: ${(e as Error).message}`) };
     this.subs = [
       serve(sc, {
@@ -141,9 +157,7 @@ export class AgentHome {
     await ctx.nc.flush();
     await ctx.host.start();
     await ctx.tracker.start((lost) => onLostAgent(ctx, lost));
-    const { watch, resumed } = await InvitationWatch.start(ctx, this.leaseMs);
-    this.invitations = watch;
-    this.resumed = resumed.then(
+    this.resumed = invitations.start().then(
       (n) => {
         if (n) ctx.log(`resumed ${n} piece(s) of invitation work left undone`);
       },
@@ -167,6 +181,7 @@ export class AgentHome {
     await Promise.allSettled(this.subs.map((s) => s.drain()));
     await this.resumed;
     await this.invitations?.stop();
+    this.stopSessionsWatch?.();
     await this.ctx.tracker.stop();
     this.ctx.sessionWaits.stop();
     await this.ctx.host.stop();

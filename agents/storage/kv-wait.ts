@@ -1,12 +1,11 @@
 /**
- * Waiting for a JetStream KV record to reach some condition without polling: one watch of
- * the bucket's updates per process, and any number of waiters keyed by record. A waiter is
- * registered before the record is read, so an update that lands between the read and the
- * wait is never missed; values are parsed only for keys someone waits on.
+ * Waiting for a JetStream KV record to reach some condition without polling: the owner of a
+ * watch of the bucket hands every change to `offer`, and any number of waiters are keyed by
+ * record. A waiter is registered before the record is read, so an update that lands between
+ * the read and the wait is never missed.
  *
  *   const rec = await waits.until(key, (r) => r.value.status !== 'open', 20_000, () => read(key));
  */
-import { KvWatchInclude, type KV } from 'nats';
 
 export interface Revisioned<T> {
   value: T;
@@ -18,31 +17,13 @@ interface Waiter<T> {
   settle: (r: Revisioned<T> | undefined) => void;
 }
 
-const dec = new TextDecoder();
-
 export class KvWaits<T> {
   private readonly waiters = new Map<string, Set<Waiter<T>>>();
 
-  private constructor(private readonly stopWatch: () => void) {}
-
-  /** Starts watching `kv` for updates (existing values are not replayed). */
-  static async open<T>(kv: KV): Promise<KvWaits<T>> {
-    const w = await kv.watch({ include: KvWatchInclude.UpdatesOnly, ignoreDeletes: true });
-    const waits: KvWaits<T> = new KvWaits<T>(() => w.stop());
-    void (async () => {
-      for await (const e of w) {
-        const set = waits.waiters.get(e.key);
-        if (!set?.size || e.operation !== 'PUT') continue;
-        let rec: Revisioned<T>;
-        try {
-          rec = { value: JSON.parse(dec.decode(e.value)) as T, revision: e.revision };
-        } catch {
-          continue;
-        }
-        for (const waiter of set) if (waiter.done(rec)) waiter.settle(rec);
-      }
-    })();
-    return waits;
+  /** A change of `key` seen by the watch: wakes the waiters it satisfies. */
+  offer(key: string, rec: Revisioned<T>): void {
+    const set = this.waiters.get(key);
+    if (set) for (const waiter of set) if (waiter.done(rec)) waiter.settle(rec);
   }
 
   /** Number of requests currently held (tests, metrics). */
@@ -92,9 +73,8 @@ export class KvWaits<T> {
     }
   }
 
-  /** Stops watching; every held wait is answered at once with what it has read. */
+  /** Every held wait is answered at once with what it has read. */
   stop(): void {
-    this.stopWatch();
     for (const set of this.waiters.values()) for (const w of set) w.settle(undefined);
   }
 }
