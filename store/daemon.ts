@@ -46,6 +46,7 @@ const SEEN_TTL_MS = 2 * MAX_CLOCK_SKEW_MS;
 
 export class StoreDaemon {
   private readonly host: AgentHost;
+  private readonly hostStore: FileHostStore;
   private readonly dispatcher: SalesDispatcher;
   private readonly resolver: Resolver;
   private readonly desk: ContractDesk;
@@ -59,11 +60,12 @@ export class StoreDaemon {
     private readonly abort: AbortController,
   ) {
     const lock = new KeyedLock();
+    this.hostStore = new FileHostStore(ctx.files.agentsDir);
     this.host = new AgentHost({
       nc: ctx.nc,
       self: ctx.self,
       trust: ctx.trust,
-      store: new FileHostStore(ctx.files.agentsDir),
+      store: this.hostStore,
       onError: (e, where) => ctx.log(`${where}: ${(e as Error).message}`),
     });
     this.dispatcher = new SalesDispatcher(ctx);
@@ -135,6 +137,7 @@ export class StoreDaemon {
     await this.desk.stop();
     await this.host.stop();
     await Promise.allSettled([this.registration, this.dispatcher.idle(), this.resolver.idle()]);
+    await this.hostStore.close();
   }
 
   /** Waits until no Invite Agent, Sales Agent delivery or resolve is in progress (tests). */

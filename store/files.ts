@@ -4,7 +4,7 @@
  * at most once are created with create-if-absent, so a crash or a repeated message never
  * makes a second one.
  *
- *   agents/<agent>.<hop>.{in,st}.json   Invite Agents hosted here (runtime/host-store.ts)
+ *   agents/journal.jsonl                Invite Agents hosted here (runtime/host-store.ts)
  *   offers/<sn>.json                    the one sales offer made in session sn: the bids,
  *                                       K[k+1], the signed offer and the Sales Agent (0600)
  *   offers/<sn>.sent.json               how its Sales Agent's delivery to the Agent Home ended

@@ -11,13 +11,13 @@
  * runtime can take over the work of an instance that died and an instance that lost its
  * lease can never overwrite the new owner's progress.
  *
- * Two implementations: JetStream KV (the Agent Home) and atomic files (stores, which have
+ * Two implementations: JetStream KV (the Agent Home) and a journal file (stores, which have
  * no JetStream access once per-role permissions are on, and run as one process).
  */
-import { readdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KV, KvEntry, NatsConnection } from 'nats';
-import { createFileAtomicAsync, readJsonFile, writeJsonAtomicAsync } from '../storage/atomic-file.js';
+import { Journal } from '../storage/journal.js';
 import type { Envelope } from './envelope.js';
 import { watchEntries } from '../storage/kv.js';
 import { KvWriter } from '../storage/kv-writer.js';
@@ -176,49 +176,148 @@ export class JetStreamHostStore implements HostStore {
   }
 }
 
+/** A journal line: an arrival (its envelope as received), a work state, or done. */
+type JournalRecord = { t: 'in'; k: string; x: number; env: unknown } | { t: 'st'; k: string; s: WorkState } | { t: 'done'; k: string; x: number };
+
+interface Hosted {
+  /** the envelope's JSON as received, while the work is not done */
+  raw?: string;
+  state?: WorkState;
+  done: boolean;
+  /** the agent's expiry (ms since the epoch): the key is kept until then to refuse a replay */
+  expires: number;
+  /** resolves once the arrival is durable (a duplicate is acknowledged only after it) */
+  durable: Promise<void>;
+}
+
+/** Compaction once the journal has grown to this size (or to twice what the last one left). */
+const COMPACT_AT_BYTES = 8 * 1024 * 1024;
+
 /**
- * Files under `dir`: `<key>.in.json` (created once, atomically) and `<key>.st.json`. For one
- * process: revisions are not checked (there is no other writer), and pending work is
- * resumed at start.
+ * A journal file `<dir>/journal.jsonl` (agents/storage/journal.ts) and its content in
+ * memory: arrivals, states and "done" markers are appended, several visits' records
+ * sharing one write and one fsync. For one process: revisions are not checked (there is no
+ * other writer), and pending work is resumed at start. A done key is remembered until its
+ * agent expires, so a late duplicate of an arrival is still recognised; after that the
+ * runtime refuses the agent as expired anyway. Compaction rewrites the journal with the
+ * work that is not done and the done keys not yet expired.
  */
 export class FileHostStore implements HostStore {
   readonly shared = false;
+  private readonly journal: Journal;
+  private readonly hosted = new Map<string, Hosted>();
+  private compacting?: Promise<void>;
+  private compactAt: number;
 
-  constructor(private readonly dir: string) {}
+  constructor(
+    dir: string,
+    private readonly compactAtBytes = COMPACT_AT_BYTES,
+  ) {
+    mkdirSync(dir, { recursive: true });
+    const { journal, records } = Journal.open(join(dir, 'journal.jsonl'));
+    this.journal = journal;
+    this.compactAt = compactAtBytes;
+    const ready = Promise.resolve();
+    for (const r of records as JournalRecord[]) {
+      const h = this.hosted.get(r.k);
+      if (r.t === 'in') this.hosted.set(r.k, { raw: JSON.stringify(r.env), done: false, expires: r.x, durable: ready });
+      else if (r.t === 'st' && h) h.state = r.s;
+      // after a compaction a done key has no arrival record before it
+      else if (r.t === 'done') this.hosted.set(r.k, { done: true, expires: r.x, durable: ready });
+    }
+  }
 
   async accept(key: string, env: Envelope, raw?: Uint8Array): Promise<'new' | 'duplicate'> {
-    return (await createFileAtomicAsync(join(this.dir, `${key}.in.json`), raw ?? JSON.stringify(env))) ? 'new' : 'duplicate';
+    const known = this.hosted.get(key);
+    if (known) {
+      await known.durable;
+      // the first arrival failed to be stored: this one is new after all
+      if (this.hosted.get(key) === known) return 'duplicate';
+      return this.accept(key, env, raw);
+    }
+    // the bytes as received, unless they span lines (JSON allows line breaks between tokens)
+    let text = raw ? dec.decode(raw) : JSON.stringify(env);
+    if (text.includes('\n')) text = JSON.stringify(env);
+    const expires = Date.parse(env.header.body.expires);
+    const h: Hosted = { raw: text, done: false, expires, durable: Promise.resolve() };
+    this.hosted.set(key, h);
+    h.durable = this.journal.append(`{"t":"in","k":${JSON.stringify(key)},"x":${expires},"env":${text}}`);
+    try {
+      await h.durable;
+    } catch (e) {
+      this.hosted.delete(key);
+      throw e;
+    }
+    return 'new';
   }
 
   async envelope(key: string): Promise<Envelope | undefined> {
-    return readJsonFile<Envelope>(join(this.dir, `${key}.in.json`));
+    const raw = this.hosted.get(key)?.raw;
+    return raw === undefined ? undefined : (JSON.parse(raw) as Envelope);
   }
 
   async state(key: string): Promise<StoredState | undefined> {
-    const st = readJsonFile<WorkState>(join(this.dir, `${key}.st.json`));
-    if (st) return { state: st, revision: 1 };
-    return (await this.envelope(key)) ? { state: { phase: 'accepted' }, revision: 0 } : undefined;
+    const h = this.hosted.get(key);
+    if (!h) return undefined;
+    if (h.done) return { state: { phase: 'done' }, revision: 1 };
+    return h.state ? { state: h.state, revision: 1 } : { state: { phase: 'accepted' }, revision: 0 };
   }
 
   async setState(key: string, state: WorkState, revision: number): Promise<number> {
-    await writeJsonAtomicAsync(join(this.dir, `${key}.st.json`), state);
+    const h = this.hosted.get(key);
+    if (!h) throw new Error(`no arrival stored under ${key}`);
+    // memory first, so that a compaction starting meanwhile writes the new state too
+    const before = { ...h };
+    if (state.phase === 'done') Object.assign(h, { done: true, raw: undefined, state: undefined });
+    else h.state = state;
+    try {
+      await this.journal.append(state.phase === 'done' ? ({ t: 'done', k: key, x: h.expires } satisfies JournalRecord) : ({ t: 'st', k: key, s: state } satisfies JournalRecord));
+    } catch (e) {
+      Object.assign(h, before);
+      throw e;
+    }
+    if (state.phase === 'done' && this.journal.size >= this.compactAt) void this.compact();
     return revision + 1;
   }
 
   async pending(): Promise<PendingWork[]> {
-    let names: string[];
-    try {
-      names = readdirSync(this.dir);
-    } catch {
-      return [];
-    }
     const out: PendingWork[] = [];
-    for (const n of names) {
-      if (!n.endsWith('.in.json')) continue;
-      const key = n.slice(0, -'.in.json'.length);
-      const st = await this.state(key);
-      if (st && st.state.phase !== 'done') out.push({ key, revision: st.revision, writtenAt: 0 });
-    }
+    for (const [key, h] of this.hosted) if (!h.done) out.push({ key, revision: h.state ? 1 : 0, writtenAt: 0 });
     return out;
+  }
+
+  /** Waits for the journal's writes and closes it. */
+  async close(): Promise<void> {
+    await this.compacting;
+    await this.journal.close();
+  }
+
+  /**
+   * Rewrites the journal with what is still needed; expired done keys are forgotten. Runs
+   * by itself whenever the journal has grown enough (a failure leaves the old journal, which
+   * is still valid, and the next finished work tries again).
+   */
+  compact(): Promise<void> {
+    return (this.compacting ??= (async () => {
+      const now = Date.now();
+      const keep: string[] = [];
+      for (const [key, h] of this.hosted) {
+        if (h.done && h.expires <= now) {
+          this.hosted.delete(key);
+          continue;
+        }
+        const k = JSON.stringify(key);
+        if (h.done) keep.push(`{"t":"done","k":${k},"x":${h.expires}}`);
+        else {
+          keep.push(`{"t":"in","k":${k},"x":${h.expires},"env":${h.raw}}`);
+          if (h.state) keep.push(JSON.stringify({ t: 'st', k: key, s: h.state }));
+        }
+      }
+      await this.journal.rewrite(keep);
+      // live records alone may be large: let the journal double before the next compaction
+      this.compactAt = Math.max(this.compactAtBytes, 2 * this.journal.size);
+    })()
+      .catch(() => undefined)
+      .finally(() => (this.compacting = undefined)));
   }
 }

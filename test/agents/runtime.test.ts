@@ -13,7 +13,7 @@ import { natsSuite } from '../helpers/nats.js';
 import { testPki, type TestPki } from '../helpers/parties.js';
 import { tempDir, REPO_ROOT } from '../helpers/paths.js';
 import { AgentHost, AckSchema, type ArrivedAgent } from '../../agents/runtime/host.js';
-import { FileHostStore, JetStreamHostStore } from '../../agents/runtime/host-store.js';
+import { FileHostStore, JetStreamHostStore, type HostStore } from '../../agents/runtime/host-store.js';
 import { AgentTracker, type LostAgent } from '../../agents/runtime/tracker.js';
 import { createAgent, verifyVisitLog, appendVisit, type Envelope } from '../../agents/runtime/envelope.js';
 import type { Self } from '../../agents/runtime/trust.js';
@@ -46,10 +46,14 @@ function comeHome(id: string, ms = 10_000): Promise<ArrivedAgent> {
   });
 }
 
+/** each host's store, to look at what it holds */
+const stores = new Map<string, HostStore>();
+
 async function startHost(id: string, opts: { file?: boolean; maxBytes?: number } = {}): Promise<AgentHost> {
   const self = selves.get(id) ?? (await pki.party(id, 'merchant'));
   selves.set(id, self);
   const store = opts.file ? new FileHostStore(join(tmp.path, id)) : await JetStreamHostStore.open(nc, id);
+  stores.set(id, store);
   const host = new AgentHost({ nc, self, trust: pki.trust, store, maxBytes: opts.maxBytes });
   host.register('probe', { issuerRoles: ['agent-home'], visit: async () => ({ note: `seen by ${id}` }) });
   await host.start();
@@ -226,7 +230,7 @@ test('a forged header, a tampered visit log and an expired agent are rejected wi
 test('malformed, oversized and unsigned messages get error replies and change nothing', async () => {
   const h = hosts.find((x) => x.id === 'h4')!;
   const runs = h.runs.get('probe') ?? 0;
-  const store = new FileHostStore(join(tmp.path, 'h4'));
+  const store = stores.get('h4')!;
   const pendingBefore = (await store.pending()).length;
   assert.is(await arriveCode('h4', new TextEncoder().encode('{not json')), 'ERR_MALFORMED_MESSAGE');
   // h4 accepts at most 64 KiB (the broker's own limit, 1 MiB, stops larger ones earlier)

@@ -21,9 +21,10 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
+import { hostedArrivals } from '../helpers/hosted.js';
 import { natsSuite } from '../helpers/nats.js';
 import { startParley, type ParleyProcess } from '../helpers/processes.js';
 import { REPO_ROOT, tempDir } from '../helpers/paths.js';
@@ -204,7 +205,10 @@ test('the Agent Home killed three times during one negotiation: the session comp
   const got = results.agreements.map((a) => ({ merchant: a.merchant, index: a.index, bid: a.bid })).sort((a, b) => a.merchant.localeCompare(b.merchant));
   assert.equal(got, expected);
   // the Invite Agent recorded before the crash is the one that went out (not a replacement sent after it was given up as lost)
-  assert.ok(existsSync(join(storeDir('shop-a'), 'agents', `${invite}.0.in.json`)), 'shop-a hosted the Invite Agent recorded before the crash');
+  assert.ok(
+    hostedArrivals(join(storeDir('shop-a'), 'agents')).some((a) => a.key === `${invite}.0`),
+    'shop-a hosted the Invite Agent recorded before the crash',
+  );
 });
 
 test('the buyer killed after its partial signature reached the store: `sign` again finishes, the store answers the same offer', async () => {

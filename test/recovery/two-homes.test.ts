@@ -16,9 +16,10 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
+import { hostedArrivals } from '../helpers/hosted.js';
 import { natsSuite } from '../helpers/nats.js';
 import { tempDir } from '../helpers/paths.js';
 import { testPki, type TestPki } from '../helpers/parties.js';
@@ -203,7 +204,7 @@ test('nothing lost, nothing done twice, and the audit log of both processes veri
   }
   // each store: one Invite Agent and one Sales Agent per session
   for (const st of stores) {
-    const arrivals = readdirSync(join(st.dataDir, 'agents')).filter((n) => n.endsWith('.in.json'));
+    const arrivals = hostedArrivals(join(st.dataDir, 'agents'));
     assert.is(arrivals.length, all.length, `${st.id} hosted one Invite Agent per session`);
     assert.is(st.daemon.stats.salesAgentsDelivered, all.length, `${st.id} sent one Sales Agent per session`);
   }

@@ -9,7 +9,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createUser } from 'nkeys.js';
 import type { NatsConnection, Status, Subscription } from 'nats';
@@ -189,10 +189,11 @@ test('a valid merchant certificate cannot act as a buyer (notify) nor as an Agen
 
   // an Invite Agent with a genuine payload (from the honest session), but issued by a merchant;
   // shop-b may send agents to shop-a (it forwards Invite Agents), so only the protocol stops it
-  const agentsDir = join(shopA.dataDir, 'agents');
-  const stored = readdirSync(agentsDir).find((f) => f.endsWith('.in.json'));
+  // the arrivals shop-a stored (runtime/host-store.ts keeps them in a journal, one JSON line each)
+  const journal = readFileSync(join(shopA.dataDir, 'agents', 'journal.jsonl'), 'utf8').split('\n').filter(Boolean);
+  const stored = journal.map((l) => JSON.parse(l) as { t: string; env?: unknown }).find((r) => r.t === 'in');
   assert.ok(stored, 'shop-a hosted an Invite Agent in the honest session');
-  const genuine = EnvelopeSchema.parse(JSON.parse(readFileSync(join(agentsDir, stored!), 'utf8')));
+  const genuine = EnvelopeSchema.parse(stored!.env);
   assert.is(genuine.kind, INVITE_KIND);
   const forged = createInviteAgent(shopB.self, InvitePayloadSchema.parse(genuine.payload), { itinerary: ['shop-a'], hopTimeoutMs: 5000, expires: new Date(Date.now() + 60_000) });
   const merchantNc = await world.broker!.connect('shop-b', 'shop-b-role-probe');

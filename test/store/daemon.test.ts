@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
+import { hostedArrivals } from '../helpers/hosted.js';
 import { natsSuite } from '../helpers/nats.js';
 import { testPki, type TestPki } from '../helpers/parties.js';
 import { tempDir } from '../helpers/paths.js';
@@ -22,7 +23,6 @@ import { generateHomeSecrets } from '../../agent-home/secrets.js';
 import { AckSchema } from '../../agents/runtime/host.js';
 import { createInviteAgent, type InvitePayload } from '../../agents/invite.js';
 import { createSalesAgent, type SalesPayload } from '../../agents/sales.js';
-import type { Envelope } from '../../agents/runtime/envelope.js';
 import type { Self } from '../../agents/runtime/trust.js';
 import { fromB64u, toB64u } from '../../crypto/bytes.js';
 import { assembleContractJws, buyerSignature, checkMerchantSignature, type GeneralJws } from '../../crypto/jws.js';
@@ -199,9 +199,9 @@ test('an invitation yields exactly one Sales Agent per store and session, even w
   await store('shop-a').idle();
 
   // the same Invite Agent again (same id and hop): acknowledged as a duplicate, not run again
-  const arrivals = filesIn(join(dataDir('shop-a'), 'agents')).filter((n) => n.endsWith('.0.in.json'));
+  const arrivals = hostedArrivals(join(dataDir('shop-a'), 'agents')).filter((a) => a.key.endsWith('.0'));
   assert.is(arrivals.length, 1);
-  const ia = JSON.parse(readFileSync(join(dataDir('shop-a'), 'agents', arrivals[0]!), 'utf8')) as Envelope;
+  const ia = arrivals[0]!.env;
   const again = decodeReply(AckSchema, (await ncBuyer.request(subjects.hostArrive('shop-a'), encodeJson(ia), { timeout: 3000 })).data);
   assert.equal(again, { accepted: true, duplicate: true });
 
