@@ -140,11 +140,19 @@ export class StoreFiles {
   }
 
   dispatch(sn: string): DispatchRecord | undefined {
-    return readJsonFile<DispatchRecord>(join(this.offersDir, `${sn}.sent.json`));
+    try {
+      return readJsonFile<DispatchRecord>(join(this.offersDir, `${sn}.sent.json`));
+    } catch {
+      return undefined; // unreadable after a power loss (see setDispatch): as if absent
+    }
   }
 
+  /**
+   * Not synced to disk: a record lost in a power failure only means the Sales Agent is sent
+   * again, and the Agent Home acknowledges it as a duplicate (or refuses it as a replay).
+   */
   setDispatch(sn: string, rec: DispatchRecord): Promise<void> {
-    return writeJsonAtomicAsync(join(this.offersDir, `${sn}.sent.json`), rec);
+    return writeJsonAtomicAsync(join(this.offersDir, `${sn}.sent.json`), rec, { durable: false });
   }
 
   // ---- contracts ------------------------------------------------------------------------

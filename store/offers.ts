@@ -57,7 +57,7 @@ async function visit(ctx: StoreContext, dispatcher: SalesDispatcher, agent: Arri
     return 'declined';
   }
   const rec = await ensureOffer(ctx, inv, entry);
-  dispatcher.schedule(rec.sn);
+  dispatcher.schedule(rec.sn, rec);
   return 'interested';
 }
 
@@ -100,11 +100,14 @@ export class SalesDispatcher {
 
   constructor(private readonly ctx: StoreContext) {}
 
-  /** Sends the session's Sales Agent soon (after the current visit), unless it is on its way or done. */
-  schedule(sn: string): void {
+  /**
+   * Sends the session's Sales Agent soon (after the current visit), unless it is on its way
+   * or done. `rec`: its offer record when the caller has it (else it is read from disk).
+   */
+  schedule(sn: string, rec?: OfferRecord): void {
     if (this.inflight.has(sn) || this.ctx.stopping.aborted || this.ctx.files.dispatch(sn)) return;
     const p = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.run(sn))
+      .then(() => this.run(sn, rec))
       .catch((err) => this.ctx.log(`session ${sn}: Sales Agent not sent: ${(err as Error).message}`))
       .finally(() => this.inflight.delete(sn));
     this.inflight.set(sn, p);
@@ -119,9 +122,9 @@ export class SalesDispatcher {
     while (this.inflight.size) await Promise.allSettled([...this.inflight.values()]);
   }
 
-  private async run(sn: string): Promise<void> {
+  private async run(sn: string, known?: OfferRecord): Promise<void> {
     const { ctx } = this;
-    const rec = ctx.files.offer(sn);
+    const rec = known ?? ctx.files.offer(sn);
     if (!rec || ctx.files.dispatch(sn)) return;
     const expires = Date.parse(rec.agent.header.body.expires);
     for (let attempt = 1; !ctx.stopping.aborted; attempt++) {

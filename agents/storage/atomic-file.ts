@@ -5,10 +5,11 @@
  *
  * Each function has an `…Async` twin for daemons' hot paths: an fsync takes milliseconds,
  * and done synchronously it would stop the event loop (every other agent and request of
- * the process waits); the twins run on libuv's thread pool, several at once.
+ * the process waits); the twins run on libuv's thread pool, several at once. Records
+ * written very often belong in a journal instead (journal.ts): a file each costs an inode.
  */
 import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { open, link, mkdir, rename, rm, unlink } from 'node:fs/promises';
+import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, basename } from 'node:path';
 
@@ -83,63 +84,110 @@ function tempPath(path: string): string {
   return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
-async function writeTempAsync(path: string, data: Uint8Array | string, mode: number): Promise<string> {
-  await mkdir(dirname(path), { recursive: true });
+/**
+ * node:fs callbacks as promises. The twins use these rather than node:fs/promises, whose
+ * FileHandle objects cost several times more CPU per call, which on a store's hot path
+ * (a few files per visit) was a noticeable share of the whole process.
+ */
+function fsCall<T = void>(fn: (done: (err: NodeJS.ErrnoException | null, value?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T))));
+}
+
+const openAsync = (path: string, flags: string, mode?: number) => fsCall<number>((d) => fs.open(path, flags, mode, d));
+const closeAsync = (fd: number) => fsCall((d) => fs.close(fd, d));
+const syncAsync = (fd: number) => fsCall((d) => fs.fsync(fd, d));
+
+function writeAllAsync(fd: number, buf: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (off: number) =>
+      fs.write(fd, buf, off, buf.length - off, off, (err, n) => {
+        if (err) reject(err);
+        else if (off + n < buf.length) step(off + n);
+        else resolve();
+      });
+    step(0);
+  });
+}
+
+/** Opens a new temp file beside `path`; the directory is created only when missing. */
+async function openTempAsync(path: string, mode: number): Promise<{ tmp: string; fd: number }> {
   const tmp = tempPath(path);
-  const fh = await open(tmp, 'wx', mode);
   try {
-    await fh.chmod(mode);
-    await fh.writeFile(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    await fh.sync();
+    return { tmp, fd: await openAsync(tmp, 'wx', mode) };
   } catch (e) {
-    await fh.close();
-    await rm(tmp, { force: true });
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    await fsCall((d) => fs.mkdir(dirname(path), { recursive: true }, (err) => d(err)));
+    return { tmp, fd: await openAsync(tmp, 'wx', mode) };
+  }
+}
+
+async function writeTempAsync(path: string, data: Uint8Array | string, mode: number, durable: boolean): Promise<string> {
+  const { tmp, fd } = await openTempAsync(path, mode);
+  try {
+    await fsCall((d) => fs.fchmod(fd, mode, d)); // as in writeTemp
+    await writeAllAsync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    if (durable) await syncAsync(fd);
+  } catch (e) {
+    await closeAsync(fd).catch(() => undefined);
+    await fsCall((d) => fs.rm(tmp, { force: true }, d));
     throw e;
   }
-  await fh.close();
+  await closeAsync(fd);
   return tmp;
 }
 
 async function fsyncDirAsync(dir: string): Promise<void> {
   try {
-    const fh = await open(dir, 'r');
+    const fd = await openAsync(dir, 'r');
     try {
-      await fh.sync();
+      await syncAsync(fd);
     } finally {
-      await fh.close();
+      await closeAsync(fd);
     }
   } catch {
     // as fsyncDir
   }
 }
 
+export interface AsyncWriteOptions {
+  mode?: number;
+  /**
+   * false: no fsync (default true). For records that can be lost without harm because they
+   * are re-derived or redone: a process killed at any point still leaves the old content or
+   * the new (the rename is atomic), but after a power loss the file may be old, empty or
+   * absent, so its readers must treat unreadable content as absent.
+   */
+  durable?: boolean;
+}
+
 /** `writeFileAtomic` without blocking the event loop. */
-export async function writeFileAtomicAsync(path: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
-  const tmp = await writeTempAsync(path, data, mode);
+export async function writeFileAtomicAsync(path: string, data: Uint8Array | string, opts: number | AsyncWriteOptions = {}): Promise<void> {
+  const { mode = 0o644, durable = true } = typeof opts === 'number' ? { mode: opts } : opts;
+  const tmp = await writeTempAsync(path, data, mode, durable);
   try {
-    await rename(tmp, path);
+    await fsCall((d) => fs.rename(tmp, path, d));
   } catch (e) {
-    await rm(tmp, { force: true });
+    await fsCall((d) => fs.rm(tmp, { force: true }, d));
     throw e;
   }
-  await fsyncDirAsync(dirname(path));
+  if (durable) await fsyncDirAsync(dirname(path));
 }
 
 /** `createFileAtomic` without blocking the event loop. */
 export async function createFileAtomicAsync(path: string, data: Uint8Array | string, mode = 0o644): Promise<boolean> {
-  const tmp = await writeTempAsync(path, data, mode);
+  const tmp = await writeTempAsync(path, data, mode, true);
   try {
-    await link(tmp, path);
+    await fsCall((d) => fs.link(tmp, path, d));
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw e;
   } finally {
-    await unlink(tmp);
+    await fsCall((d) => fs.unlink(tmp, d));
     await fsyncDirAsync(dirname(path));
   }
 }
 
-export function writeJsonAtomicAsync(path: string, value: unknown, mode = 0o644): Promise<void> {
-  return writeFileAtomicAsync(path, JSON.stringify(value, null, 2) + '\n', mode);
+export function writeJsonAtomicAsync(path: string, value: unknown, opts: number | AsyncWriteOptions = {}): Promise<void> {
+  return writeFileAtomicAsync(path, JSON.stringify(value, null, 2) + '\n', opts);
 }
