@@ -73,8 +73,12 @@ export interface Deployment {
  */
 async function daemon(name: string, args: string[], env: Record<string, string>): Promise<Proc> {
   const logDir = process.env.PARLEY_BENCH_LOGS;
-  // PARLEY_BENCH_PROF=<dir>: a CPU profile of each daemon, written when it stops
-  const prof = process.env.PARLEY_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.PARLEY_BENCH_PROF, '--cpu-prof-name', `${name}.cpuprofile`] : [];
+  // PARLEY_BENCH_PROF=<dir>: a CPU profile of each daemon, written when it stops, sampled
+  // every PARLEY_BENCH_PROF_US µs (default 4000: a sampler waking every millisecond in each
+  // of a dozen processes costs more CPU than many of them use)
+  const prof = process.env.PARLEY_BENCH_PROF
+    ? ['--cpu-prof', '--cpu-prof-dir', process.env.PARLEY_BENCH_PROF, '--cpu-prof-name', `${name}.cpuprofile`, '--cpu-prof-interval', process.env.PARLEY_BENCH_PROF_US ?? '4000']
+    : [];
   const child = spawn(process.execPath, [...prof, ...CLI, ...args, ...(logDir ? [] : ['--json'])], { cwd: ROOT, env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
   child.stderr!.on('data', (d: Buffer) => (tail = (tail + d.toString()).slice(-4000)));

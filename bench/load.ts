@@ -63,7 +63,7 @@ function cpuByRole(shares: CpuShare[]): Array<{ process: string; cores: number }
   return [...groups].map(([process, cores]) => ({ process, cores }));
 }
 
-async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { warmupS: number; windowS: number; homes: number; sample?: (elapsedS: number) => void }): Promise<LoadPhase> {
+async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { warmupS: number; windowS: number; homes: number; perProcess?: boolean; sample?: (elapsedS: number) => void }): Promise<LoadPhase> {
   const n = buyers.length;
   const procs = [...d.processes(), { name: 'buyers (this process)', pid: process.pid }];
   const homePid = d.homes[0]!.pid;
@@ -100,6 +100,8 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
   await new Promise((r) => setTimeout(r, opts.windowS * 1000));
   const shares = cpu.end();
   const windowS = (performance.now() - t0) / 1000;
+  // --per-process: every process's share, e.g. to compare stores run with different settings
+  if (opts.perProcess) console.log(`  per process: ${shares.map((s) => `${s.name} ${(s.cores * 100).toFixed(1)}%`).join(', ')}`);
   counting = false;
   stopping = true;
   if (sampler) clearInterval(sampler);
@@ -152,10 +154,16 @@ export async function run(args: string[] = []): Promise<void> {
   const soakMin = opt('soak') ? Number(opt('soak')) : undefined;
   const windowS = Number(opt('window') ?? 15);
   const warmupS = Number(opt('warmup') ?? 4);
-  const plan: Array<{ homes: number; ns: number[] }> = soakMin ? [{ homes: 1, ns: [64] }] : [{ homes: 1, ns: [1, 8, 64] }, { homes: 2, ns: [8, 64] }];
+  // --buyers=64 / --homes=1: only those phases (for profiling one of them)
+  const only = (name: string) => opt(name)?.split(',').map(Number);
+  const plan: Array<{ homes: number; ns: number[] }> = (soakMin ? [{ homes: 1, ns: [64] }] : [{ homes: 1, ns: [1, 8, 64] }, { homes: 2, ns: [8, 64] }])
+    .filter((s) => only('homes')?.includes(s.homes) ?? true)
+    .map((s) => ({ ...s, ns: s.ns.filter((n) => only('buyers')?.includes(n) ?? true) }))
+    .filter((s) => s.ns.length > 0);
   const phases: LoadPhase[] = [];
   const rssSamples: Array<{ atS: number; rssMiB: number }> = [];
-  let rate = 3; // expected sessions/s, for sizing the key pool; refined after each phase
+  // expected sessions/s, for sizing the key pool (--rate=, for a lone phase); refined after each phase
+  let rate = Number(opt('rate') ?? 3);
   for (const step of plan) {
     const d = await deploy({ merchants: MERCHANTS, bids: BIDS, homes: step.homes });
     try {
@@ -169,6 +177,7 @@ export async function run(args: string[] = []): Promise<void> {
           warmupS: soakMin ? 30 : warmupS,
           windowS: windowFor,
           homes: step.homes,
+          perProcess: args.includes('--per-process'),
           sample: soakMin ? (atS) => rssSamples.push({ atS, rssMiB: rssMiB(d.homes[0]!.pid) }) : undefined,
         });
         printPhase(p);
@@ -184,7 +193,7 @@ export async function run(args: string[] = []): Promise<void> {
   const targets: Target[] = [];
   const at64 = phases.find((p) => p.homes === 1 && p.buyers === 64);
   let limit: number | undefined;
-  if (!soakMin) {
+  if (!soakMin && !args.includes('--no-limit')) {
     limit = await limitFigure();
     if (limit && at64) {
       const share = at64.sessionsPerSecond / limit;
