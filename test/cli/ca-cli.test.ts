@@ -10,25 +10,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ed25519SeedFromPem, identityPublicKey } from '../../crypto/ed25519.js';
 import { parseCertificate, verifyCertificate } from '../../crypto/x509/index.js';
-import { REPO_ROOT, tempDir } from '../helpers/paths.js';
+import { tempDir } from '../helpers/paths.js';
+import { parleySync, type Run } from '../helpers/cli.js';
 
 const tmp = tempDir('parley-ca-cli-');
 const home = join(tmp.path, 'home');
 const dir = join(tmp.path, 'ca');
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function parley(...args: string[]): Run {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli/index.ts', ...args], {
-    cwd: REPO_ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, PARLEY_HOME: home, NO_COLOR: '1' },
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return parleySync(args, { PARLEY_HOME: home });
 }
 
 function json(r: Run): Record<string, unknown> & { error?: { code: string; message: string } } {

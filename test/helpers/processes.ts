@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { REPO_ROOT } from './paths.js';
+import { CLI } from './cli.js';
 
 export interface ParleyProcess {
   child: ChildProcess;
@@ -21,7 +22,7 @@ export interface ParleyProcess {
 }
 
 export function startParley(args: string[], env: Record<string, string>): ParleyProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/index.ts', ...args], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let stdout = '';
   const waiters = new Set<() => void>();
