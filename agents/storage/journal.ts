@@ -13,39 +13,15 @@
  * One process per file: nothing stops a second writer, as with the other files of a data
  * directory.
  */
-import { closeSync, constants, fdatasync, fsync, fsyncSync, ftruncate, ftruncateSync, openSync, readFileSync, renameSync, write } from 'node:fs';
+import { closeSync, constants, fdatasync, fsync, fsyncSync, ftruncate, ftruncateSync, openSync, readFileSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { fsCall, fsyncDir, writeAllAt } from './atomic-file.js';
 
 const NL = 0x0a;
 
-/** fs callbacks as promises: cheaper than node:fs/promises' FileHandle per call on a hot path */
-function writeAll(fd: number, buf: Uint8Array, position: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const step = (off: number) =>
-      write(fd, buf, off, buf.length - off, position + off, (err, n) => {
-        if (err) reject(err);
-        else if (off + n < buf.length) step(off + n);
-        else resolve();
-      });
-    step(0);
-  });
-}
-
-const datasync = (fd: number) => new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
-const truncate = (fd: number, len: number) => new Promise<void>((resolve) => ftruncate(fd, len, () => resolve()));
-
-function syncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // some filesystems refuse fsync on directories; the rename is atomic there all the same
-  }
-}
+const datasync = (fd: number) => fsCall((d) => fdatasync(fd, d));
+// best effort: the write it follows has failed already, and that failure is what is reported
+const truncate = (fd: number, len: number) => fsCall((d) => ftruncate(fd, len, d)).catch(() => undefined);
 
 interface Pending {
   line: string;
@@ -103,7 +79,7 @@ export class Journal {
       ftruncateSync(fd, good);
       fsyncSync(fd);
     }
-    if (created) syncDir(dirname(path));
+    if (created) fsyncDir(dirname(path));
     return { journal: new Journal(path, fd, good), records };
   }
 
@@ -132,7 +108,7 @@ export class Journal {
         await this.exclusive(async () => {
           const buf = Buffer.from(batch.map((p) => p.line).join(''), 'utf8');
           try {
-            await writeAll(this.fd, buf, this.length);
+            await writeAllAt(this.fd, buf, this.length);
             await datasync(this.fd);
           } catch (e) {
             // a partial write must not survive to be read as records nobody was told about
@@ -163,14 +139,14 @@ export class Journal {
       const tmp = `${this.path}.rewrite`;
       const fd = openSync(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o600);
       try {
-        await writeAll(fd, buf, 0);
-        await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+        await writeAllAt(fd, buf, 0);
+        await fsCall((d) => fsync(fd, d));
       } catch (e) {
         closeSync(fd);
         throw e;
       }
       renameSync(tmp, this.path);
-      syncDir(dirname(this.path));
+      fsyncDir(dirname(this.path));
       closeSync(this.fd);
       this.fd = fd;
       this.length = buf.length;
