@@ -179,6 +179,13 @@ export class JetStreamHostStore implements HostStore {
 /** A journal line: an arrival (its envelope as received), a work state, or done. */
 type JournalRecord = { t: 'in'; k: string; x: number; env: unknown } | { t: 'st'; k: string; s: WorkState } | { t: 'done'; k: string; x: number };
 
+/** The lines of those records; an arrival's envelope goes in as the JSON text received. */
+const journalLine = {
+  in: (key: string, expires: number, envJson: string) => `{"t":"in","k":${JSON.stringify(key)},"x":${expires},"env":${envJson}}`,
+  st: (key: string, state: WorkState) => JSON.stringify({ t: 'st', k: key, s: state } satisfies JournalRecord),
+  done: (key: string, expires: number) => JSON.stringify({ t: 'done', k: key, x: expires } satisfies JournalRecord),
+};
+
 interface Hosted {
   /** the envelope's JSON as received, while the work is not done */
   raw?: string;
@@ -241,7 +248,7 @@ export class FileHostStore implements HostStore {
     const expires = Date.parse(env.header.body.expires);
     const h: Hosted = { raw: text, done: false, expires, durable: Promise.resolve() };
     this.hosted.set(key, h);
-    h.durable = this.journal.append(`{"t":"in","k":${JSON.stringify(key)},"x":${expires},"env":${text}}`);
+    h.durable = this.journal.append(journalLine.in(key, expires, text));
     try {
       await h.durable;
     } catch (e) {
@@ -271,7 +278,7 @@ export class FileHostStore implements HostStore {
     if (state.phase === 'done') Object.assign(h, { done: true, raw: undefined, state: undefined });
     else h.state = state;
     try {
-      await this.journal.append(state.phase === 'done' ? ({ t: 'done', k: key, x: h.expires } satisfies JournalRecord) : ({ t: 'st', k: key, s: state } satisfies JournalRecord));
+      await this.journal.append(state.phase === 'done' ? journalLine.done(key, h.expires) : journalLine.st(key, state));
     } catch (e) {
       Object.assign(h, before);
       throw e;
@@ -306,11 +313,10 @@ export class FileHostStore implements HostStore {
           this.hosted.delete(key);
           continue;
         }
-        const k = JSON.stringify(key);
-        if (h.done) keep.push(`{"t":"done","k":${k},"x":${h.expires}}`);
+        if (h.done) keep.push(journalLine.done(key, h.expires));
         else {
-          keep.push(`{"t":"in","k":${k},"x":${h.expires},"env":${h.raw}}`);
-          if (h.state) keep.push(JSON.stringify({ t: 'st', k: key, s: h.state }));
+          keep.push(journalLine.in(key, h.expires, h.raw!));
+          if (h.state) keep.push(journalLine.st(key, h.state));
         }
       }
       await this.journal.rewrite(keep);
