@@ -25,6 +25,7 @@ import { openSignedObject, signObject, type SignedObject } from '../crypto/signe
 import { isParleyError } from '../crypto/errors.js';
 import { checkPartyId } from '../protocol/subjects.js';
 import { isTransient, retry } from '../agents/transport/retry.js';
+import { WRONG_LAST_SEQUENCE } from '../agents/storage/kv.js';
 
 export const AUDIT_STREAM = 'PARLEY_AUDIT';
 export const AUDIT_TYPE = 'audit-record';
@@ -72,8 +73,6 @@ function assertNoSecrets(v: JsonValue, path = 'details'): void {
   }
 }
 
-/** JetStream's code for a failed `Nats-Expected-Last-Sequence` check. */
-const WRONG_LAST_SEQUENCE = 10071;
 const HOUR_NS = 3600 * 1e9;
 
 export async function ensureAuditStream(jsm: JetStreamManager, replicas = 1): Promise<void> {

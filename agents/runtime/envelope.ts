@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '../../crypto/hash.js';
 import { z } from 'zod';
-import { canonicalJson } from '../../crypto/canonical.js';
+import { canonicalBytes, canonicalJson } from '../../crypto/canonical.js';
 import { toB64u, utf8, equalBytes, fromB64u } from '../../crypto/bytes.js';
 import { canonicalSignedJson, openSignedObjectCanonical, signObject, type SignedObject } from '../../crypto/signed.js';
 import { parleyError } from '../../protocol/errors.js';
@@ -86,7 +86,7 @@ const PAYLOAD_TAG = utf8('parley/v1/agent-payload\u0000');
 const LINK_TAG = utf8('parley/v1/visit-link\u0000');
 
 export function payloadHash(payload: unknown): string {
-  return toB64u(sha256(PAYLOAD_TAG, utf8(canonicalJson(payload))));
+  return toB64u(sha256(PAYLOAD_TAG, canonicalBytes(payload)));
 }
 
 /** Hash that links a record (or the header) into the visit log. */

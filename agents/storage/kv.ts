@@ -13,8 +13,11 @@ import { parleyError } from '../../protocol/errors.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-/** JetStream's error code for a failed `Nats-Expected-Last-Subject-Sequence` check. */
-const WRONG_LAST_SEQUENCE = 10071;
+/**
+ * JetStream's error code for a failed expected-last-sequence check (`Nats-Expected-Last-
+ * Subject-Sequence` or `Nats-Expected-Last-Sequence`): someone else wrote first.
+ */
+export const WRONG_LAST_SEQUENCE = 10071;
 
 export interface WatchOptions {
   /** only the keys this matches */
