@@ -4,7 +4,7 @@
  * - crypto, timed in this process with the product's own calls (node:crypto, OpenSSL):
  *   Ed25519 and SHA-256 as base + per-byte (timed at two message sizes), the RSA
  *   exponentiations at 2048 bits exactly as crypto/rsa/openssl.ts runs them, session key
- *   generation, the sealed box's X25519 (@noble as implemented, and OpenSSL's) and its
+ *   generation, the sealed box's X25519 (OpenSSL, as crypto/seal.ts runs it) and its
  *   symmetric part, the at-rest encryption (@noble);
  * - NATS, on a fresh nats-server of its own with two client connections like two parties:
  *   a request/reply, a plain publish to a subscriber, a JetStream publish awaiting its
@@ -13,7 +13,6 @@
  *   sequential operations, divided by their number.
  */
 import { diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { x25519 } from '@noble/curves/ed25519.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
@@ -64,11 +63,10 @@ export interface CryptoCosts {
   /** the buyer's session key generation (2048 bits, with the split) */
   keygenUs: number;
   /**
-   * The sealed box (crypto/seal.ts, @noble): one X25519 scalar multiplication in noble,
-   * the same in OpenSSL (what a perfect implementation would use), and the symmetric part
-   * of sealing or opening (HKDF-SHA256 + XChaCha20-Poly1305 of d2 and the rules)
+   * The sealed box (crypto/seal.ts): one X25519 scalar multiplication in OpenSSL, as the
+   * box does it, and the symmetric part of sealing or opening (HKDF-SHA256 +
+   * XChaCha20-Poly1305 of d2 and the rules)
    */
-  x25519NobleUs: number;
   x25519OpensslUs: number;
   sealSymmetricUs: number;
   /** the escrow's at-rest encryption (key derivation included), and its decryption */
@@ -99,8 +97,6 @@ export async function cryptoCosts(): Promise<CryptoCosts> {
   const keygenUs = (await measure(async () => splitKey(await generateSessionKey(2048)), { minRuns: 5, minMs: 0, warmup: 1 })).medianMs * 1000;
 
   const secrets: JsonValue = { d2: bigintToB64u(split.d2), rules: exampleRules() as JsonValue };
-  const eph = x25519.keygen();
-  const peer = x25519.keygen();
   const [a, b] = [generateKeyPairSync('x25519'), generateKeyPairSync('x25519')];
   const boxKey = randomBytes(32);
   const nonce = randomBytes(24);
@@ -112,7 +108,6 @@ export async function cryptoCosts(): Promise<CryptoCosts> {
   return {
     ops,
     keygenUs,
-    x25519NobleUs: await medianUs(() => x25519.getSharedSecret(eph.secretKey, peer.publicKey)),
     x25519OpensslUs: await medianUs(() => diffieHellman({ privateKey: a.privateKey, publicKey: b.publicKey })),
     // as seal.ts derives the box key and encrypts (opening costs the same)
     sealSymmetricUs: await medianUs(() => xchacha20poly1305(hkdf(nobleSha256, boxKey, nonce, context, 32), nonce, context).encrypt(plain)),

@@ -13,7 +13,7 @@
  * would send.
  */
 import type { World } from '../test/helpers/world.js';
-import { exampleRules, LAPTOPS } from '../test/helpers/world.js';
+import { BENCH_RULES, WIDGETS, storeConfig } from './deploy.js';
 import { newSessionKey } from '../buyer-cli/client.js';
 import type { ResultsReply } from '../protocol/directory.js';
 import { countCrypto, Wiretap, type CryptoOp, type OpCount, type WireCounts } from './limit-count.js';
@@ -41,32 +41,14 @@ export interface SessionCounts {
   actualCpuMs: number;
 }
 
-const STRATEGIES = ['boulware', 'linear', 'conceder'] as const;
 /** how long the wire must be silent before the session's work counts as done */
 const QUIET_MS = 400;
 
 async function startStores(world: World, shape: SessionShape): Promise<void> {
   for (let i = 1; i <= shape.merchants; i++) {
     const id = `m${String(i).padStart(2, '0')}`;
-    await world.startStore('store-a.json', {
-      id,
-      name: `Store ${id}`,
-      identity: { ca: 'ca.pem', cert: `${id}.pem`, key: `${id}.key` },
-      catalogue: [
-        {
-          item: LAPTOPS.item,
-          category: LAPTOPS.category,
-          currency: LAPTOPS.currency,
-          stock: 1000,
-          attributes: LAPTOPS.attributes,
-          listPrice: 1400 + 10 * i,
-          floorPrice: 1000 + 5 * i,
-          strategy: { kind: STRATEGIES[i % STRATEGIES.length], bids: shape.bids },
-          delivery: { from: 10, to: 3 },
-          warranty: { from: 12, to: 24 },
-        },
-      ],
-    });
+    // the stores `load` runs (bench/deploy.ts), so that the limit is for the same session
+    await world.startStore('store-a.json', storeConfig(id, shape.bids, { ca: 'ca.pem', cert: `${id}.pem`, key: `${id}.key` }));
   }
   for (let t = 0; t < 200 && (await world.home.state.merchants()).length < shape.merchants; t++) await new Promise((r) => setTimeout(r, 50));
 }
@@ -91,7 +73,7 @@ export async function countSession(shape: SessionShape): Promise<SessionCounts> 
     const session = async (): Promise<{ results: ResultsReply; ms: number; cpu: number }> => {
       const c0 = cpuMs(pid);
       const t0 = performance.now();
-      const s = await client.request({ request: LAPTOPS, rules: exampleRules(), deadline: new Date(Date.now() + 60_000), sessionKey: keys.shift()! });
+      const s = await client.request({ request: WIDGETS, rules: BENCH_RULES, deadline: new Date(Date.now() + 60_000), sessionKey: keys.shift()! });
       // a machine loaded enough to hold every party still for QUIET_MS costs another results call
       let results: ResultsReply;
       let calls = 0;

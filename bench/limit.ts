@@ -31,9 +31,10 @@ import { cpus } from 'node:os';
 import { countSession, type SessionCounts, type SessionShape } from './limit-session.js';
 import { cryptoCosts, natsCosts, type CryptoCosts, type NatsCosts } from './limit-cost.js';
 import { table, writeResults } from './lib.js';
+import { BIDS, MERCHANTS } from './session.js';
 
 /** The session the `load` benchmark runs. */
-export const LOAD_SHAPE: SessionShape = { merchants: 10, bids: 20 };
+export const LOAD_SHAPE: SessionShape = { merchants: MERCHANTS, bids: BIDS };
 
 export interface LimitRow {
   work: string;
@@ -83,15 +84,7 @@ function rowsFor(c: SessionCounts, crypto: CryptoCosts, nats: NatsCosts): LimitR
   // sealing takes two X25519 multiplications (ephemeral key, shared secret); opening takes the
   // shared secret (the Agent Home's own public key is derived once per process). Both the
   // implementation (crypto/seal.ts) and the limit run them in OpenSSL.
-  rows.push({
-    work: 'x25519 (sealed box, OpenSSL)',
-    count: 3,
-    distinct: 3,
-    unitUs: crypto.x25519OpensslUs,
-    totalUs: 3 * crypto.x25519OpensslUs,
-    distinctTotalUs: 3 * crypto.x25519OpensslUs,
-    inLimit: true,
-  });
+  rows.push(flat('x25519 (sealed box, OpenSSL)', 3, crypto.x25519OpensslUs));
   rows.push(flat('sealed box HKDF + XChaCha20-Poly1305 (seal, open)', 2, crypto.sealSymmetricUs));
   rows.push(flat('at-rest encrypt escrow (Agent Home)', 1, crypto.atRestEncryptUs), flat('at-rest decrypt escrow (Agent Home)', 1, crypto.atRestDecryptUs));
   const sum = (m: Map<string, { count: number }>) => [...m.values()].reduce((s, v) => s + v.count, 0);
