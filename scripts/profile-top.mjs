@@ -11,6 +11,9 @@ const lastS = Number(process.argv.find((a) => a.startsWith('--last='))?.slice(7)
 const inclusive = process.argv.includes('--inclusive');
 const callersOf = process.argv.find((a) => a.startsWith('--callers='))?.slice(10);
 const top = Number(process.argv.find((a) => a.startsWith('--top='))?.slice(6) ?? 20);
+/** A frame's label: function, file and line. */
+const label = (n) => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url ? basename(n.callFrame.url) : ''}:${n.callFrame.lineNumber + 1}`;
+
 for (const file of process.argv.slice(2).filter((a) => !a.startsWith('--'))) {
   const p = JSON.parse(readFileSync(file, 'utf8'));
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
@@ -28,33 +31,26 @@ for (const file of process.argv.slice(2).filter((a) => !a.startsWith('--'))) {
     const n = byId.get(p.samples[i]);
     const d = dt[i] ?? 0;
     total += d;
-    const cf = n.callFrame;
-    const key = `${cf.functionName || '(anonymous)'} ${cf.url ? basename(cf.url) : ''}:${cf.lineNumber + 1}`;
+    const key = label(n);
     if (!inclusive) self.set(key, (self.get(key) ?? 0) + d);
     else if (key.startsWith('(idle)')) self.set(key, (self.get(key) ?? 0) + d);
     else {
       // each function once per sample, however deep it recurses
       const onStack = new Set();
-      for (let up = n; up; up = parentOf.get(up.id)) {
-        const f = up.callFrame;
-        onStack.add(`${f.functionName || '(anonymous)'} ${f.url ? basename(f.url) : ''}:${f.lineNumber + 1}`);
-      }
+      for (let up = n; up; up = parentOf.get(up.id)) onStack.add(label(up));
       for (const k of onStack) self.set(k, (self.get(k) ?? 0) + d);
     }
   }
   if (callersOf) {
-    const parent = new Map();
-    for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n);
     const paths = new Map();
-    const name = (n) => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url ? basename(n.callFrame.url) : ''}:${n.callFrame.lineNumber + 1}`;
     for (let i = 0; i < p.samples.length; i++) {
       if (at[i] < from) continue;
       let n = byId.get(p.samples[i]);
       // the innermost frame named NAME on this sample's stack
-      while (n && n.callFrame.functionName !== callersOf) n = parent.get(n.id);
+      while (n && n.callFrame.functionName !== callersOf) n = parentOf.get(n.id);
       if (!n) continue;
       const chain = [];
-      for (let up = parent.get(n.id); up && chain.length < 5; up = parent.get(up.id)) chain.push(name(up));
+      for (let up = parentOf.get(n.id); up && chain.length < 5; up = parentOf.get(up.id)) chain.push(label(up));
       const key = chain.join(' < ');
       paths.set(key, (paths.get(key) ?? 0) + (dt[i] ?? 0));
     }

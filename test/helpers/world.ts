@@ -7,13 +7,12 @@
  * (TLS, one nkey per party, per-role permissions) and each party connects with its own
  * credentials and inbox prefix; there is no wiretap then (nobody may listen to everything).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection, Subscription } from 'nats';
 import { natsSuite, type NatsSuite, type SuiteHooks } from './nats.js';
 import { testPki, type TestPki } from './parties.js';
 import { REPO_ROOT, tempDir } from './paths.js';
-import { ed25519PrivateKeyPem } from '../../crypto/ed25519.js';
 import type { Self } from '../../agents/runtime/trust.js';
 import { AgentHome } from '../../agent-home/service.js';
 import { generateHomeSecrets } from '../../agent-home/secrets.js';
@@ -104,9 +103,7 @@ export function worldSuite(suite: SuiteHooks, opts: WorldOptions = {}): World {
     selves.set(raw.id, self);
     const dir = join(tmp.path, 'stores', raw.id);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'ca.pem'), w.pki!.ca.certificate.pem);
-    writeFileSync(join(dir, `${raw.id}.pem`), self.certPem);
-    writeFileSync(join(dir, `${raw.id}.key`), ed25519PrivateKeyPem(self.secretKey), { mode: 0o600 });
+    w.pki!.writeFiles(dir, self);
     const config = parseStoreConfig(raw, dir);
     const nc = await connectAs(raw.id, `parley-store-${raw.id}`);
     const dataDir = join(dir, 'data');

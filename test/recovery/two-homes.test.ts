@@ -16,7 +16,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
 import { hostedArrivals } from '../helpers/hosted.js';
@@ -25,7 +25,6 @@ import { tempDir } from '../helpers/paths.js';
 import { testPki, type TestPki } from '../helpers/parties.js';
 import { EXAMPLES, LAPTOPS, eventually, exampleRules } from '../helpers/world.js';
 import { startParley, type ParleyProcess } from '../helpers/processes.js';
-import { ed25519PrivateKeyPem } from '../../crypto/ed25519.js';
 import { loadOrCreateSecrets } from '../../agent-home/secrets.js';
 import { HomeState, type SessionRecord } from '../../agent-home/state.js';
 import { readAuditLog, verifyAuditLog, type AuditRecord } from '../../agent-home/audit.js';
@@ -68,9 +67,7 @@ async function startStore(file: string): Promise<void> {
   const self = await pki.party(raw.id, 'merchant');
   const dir = join(tmp.path, 'stores', raw.id);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'ca.pem'), pki.ca.certificate.pem);
-  writeFileSync(join(dir, `${raw.id}.pem`), self.certPem);
-  writeFileSync(join(dir, `${raw.id}.key`), ed25519PrivateKeyPem(self.secretKey), { mode: 0o600 });
+  pki.writeFiles(dir, self);
   const snc = await nats.connect(`store-${raw.id}`);
   const dataDir = join(dir, 'data');
   const daemon = await StoreDaemon.open({ nc: snc, config: parseStoreConfig(raw, dir), self, trust: pki.trust, ca: pki.ca.certificate, dataDir });

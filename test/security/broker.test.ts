@@ -9,10 +9,11 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createUser } from 'nkeys.js';
 import type { NatsConnection, Status, Subscription } from 'nats';
+import { hostedArrivals } from '../helpers/hosted.js';
 import { worldSuite, negotiated, eventually, exampleRules, LAPTOPS } from '../helpers/world.js';
 import { rejectsCode } from '../helpers/assert.js';
 import { connectNats } from '../../agents/transport/connect.js';
@@ -189,9 +190,7 @@ test('a valid merchant certificate cannot act as a buyer (notify) nor as an Agen
 
   // an Invite Agent with a genuine payload (from the honest session), but issued by a merchant;
   // shop-b may send agents to shop-a (it forwards Invite Agents), so only the protocol stops it
-  // the arrivals shop-a stored (runtime/host-store.ts keeps them in a journal, one JSON line each)
-  const journal = readFileSync(join(shopA.dataDir, 'agents', 'journal.jsonl'), 'utf8').split('\n').filter(Boolean);
-  const stored = journal.map((l) => JSON.parse(l) as { t: string; env?: unknown }).find((r) => r.t === 'in');
+  const stored = hostedArrivals(join(shopA.dataDir, 'agents'))[0];
   assert.ok(stored, 'shop-a hosted an Invite Agent in the honest session');
   const genuine = EnvelopeSchema.parse(stored!.env);
   assert.is(genuine.kind, INVITE_KIND);
