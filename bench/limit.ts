@@ -136,7 +136,7 @@ export async function measureLimit(shape: SessionShape = LOAD_SHAPE): Promise<Li
   };
 }
 
-function messageList(c: SessionCounts['wire']): LimitResult['messages'] {
+export function messageList(c: SessionCounts['wire']): LimitResult['messages'] {
   const out: LimitResult['messages'] = [];
   const add = (kind: string, m: Map<string, { count: number; bytes: number }>) => {
     for (const [subject, v] of m) out.push({ kind, subject, ...v });

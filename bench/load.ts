@@ -16,7 +16,8 @@ import type { NatsConnection } from 'nats';
 import { newSessionKey, type BuyerClient } from '../buyer-cli/client.js';
 import type { SessionKey } from '../buyer-cli/session-key.js';
 import { deploy, type Deployment } from './deploy.js';
-import { measureLimit } from './limit.js';
+import { measureLimit, messageList } from './limit.js';
+import { Wiretap } from './limit-count.js';
 import { oneSession, MERCHANTS, BIDS } from './session.js';
 import { cpuWindow, rssMiB, type CpuShare } from './proc-stats.js';
 import { printTargets, summary, table, target, writeResults, type Summary, type Target } from './lib.js';
@@ -63,7 +64,7 @@ function cpuByRole(shares: CpuShare[]): Array<{ process: string; cores: number }
   return [...groups].map(([process, cores]) => ({ process, cores }));
 }
 
-async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { warmupS: number; windowS: number; homes: number; perProcess?: boolean; sample?: (elapsedS: number) => void }): Promise<LoadPhase> {
+async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { warmupS: number; windowS: number; homes: number; windowKeys?: number; perProcess?: boolean; tap?: boolean; sample?: (elapsedS: number) => void }): Promise<LoadPhase> {
   const n = buyers.length;
   const procs = [...d.processes(), { name: 'buyers (this process)', pid: process.pid }];
   const homePid = d.homes[0]!.pid;
@@ -73,8 +74,15 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
   let failures = 0;
   let completed = 0;
   pool.generatedInWindow = 0;
+  // A key costs about 0.3 CPU-s. Generated while sessions run, keys slow them down (and keys
+  // queued on libuv's threads finish inside the window, uncounted); so the pool is refilled
+  // only while buyers wait at this gate, with the sessions already running left to finish.
+  let gate: Promise<void> | undefined;
+  const refill = (size: number) => (gate ??= fillPool(pool, size).finally(() => (gate = undefined)));
   const loops = buyers.map(async (b) => {
     while (!stopping) {
+      if (gate) await gate;
+      if (opts.windowKeys && !counting && pool.keys.length === 0) await refill(opts.windowKeys + n);
       const key = await takeKey(pool, () => counting);
       const t0 = performance.now();
       try {
@@ -90,9 +98,24 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
   });
   // warm-up: at least warmupS, and until every buyer has finished a session (one whole wave),
   // so the window sees the steady state and not the first wave arriving together
-  const warmStart = performance.now();
-  while (performance.now() - warmStart < opts.warmupS * 1000 || (completed < n && performance.now() - warmStart < 120_000)) await new Promise((r) => setTimeout(r, 250));
+  const warmUp = async () => {
+    const start = performance.now();
+    const before = completed;
+    const more = () => completed - before < n && performance.now() - start < 120_000;
+    while (performance.now() - start < opts.warmupS * 1000 || more() || gate) await new Promise((r) => setTimeout(r, 250));
+  };
+  await warmUp();
+  // keys for the window (one per buyer as it starts a session and one per session at the
+  // expected rate); when a refill is needed, the buyers restart after it and warm up again
+  if (opts.windowKeys && pool.keys.length < opts.windowKeys + n) {
+    await refill(opts.windowKeys + n);
+    await warmUp();
+  }
   const rssStart = rssMiB(homePid);
+  // --tap: every message on the server in the window, per session (a diagnosis: the tap
+  // costs this process a share of a core)
+  const tap = opts.tap ? new Wiretap(await d.connect('wiretap'), (s) => s.split('.').map((t) => (/^[0-9a-f]{32}$/.test(t) ? '<sn>' : /^(m\d\d|b\d-\d+)$/.test(t) ? '<id>' : t)).join('.')) : undefined;
+  await tap?.start();
   const cpu = cpuWindow(procs);
   counting = true;
   const t0 = performance.now();
@@ -100,6 +123,13 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
   await new Promise((r) => setTimeout(r, opts.windowS * 1000));
   const shares = cpu.end();
   const windowS = (performance.now() - t0) / 1000;
+  if (tap) {
+    tap.stop();
+    const per = Math.max(1, latencies.length);
+    const rows = messageList(tap.counts()).sort((a, b) => b.count - a.count);
+    console.log(`  messages per session in the window (${latencies.length} sessions):`);
+    for (const r of rows) if (r.count / per >= 0.5) console.log(`    ${(r.count / per).toFixed(1).padStart(7)}  ${r.kind}: ${r.subject}`);
+  }
   // --per-process: every process's share, e.g. to compare stores run with different settings
   if (opts.perProcess) console.log(`  per process: ${shares.map((s) => `${s.name} ${(s.cores * 100).toFixed(1)}%`).join(', ')}`);
   counting = false;
@@ -171,13 +201,17 @@ export async function run(args: string[] = []): Promise<void> {
       const pool: Pool = { keys: [], generatedInWindow: 0 };
       for (const n of step.ns) {
         const windowFor = soakMin ? soakMin * 60 : windowS;
-        // keys for the warm-up and the window at the expected rate (a soak generates as it goes)
-        await fillPool(pool, soakMin ? 2 * n : Math.ceil(Math.max(2 * n, rate * (warmupS + windowFor) * 1.3)));
+        // keys for the first wave, the warm-up and the window at the expected rate (a soak
+        // generates as it goes)
+        const windowKeys = Math.ceil(rate * windowFor * 1.3);
+        await fillPool(pool, soakMin ? 2 * n : 2 * n + windowKeys + Math.ceil(rate * warmupS));
         const p = await phase(d, buyers.slice(0, n), pool, {
           warmupS: soakMin ? 30 : warmupS,
           windowS: windowFor,
           homes: step.homes,
+          windowKeys: soakMin ? undefined : windowKeys,
           perProcess: args.includes('--per-process'),
+          tap: args.includes('--tap'),
           sample: soakMin ? (atS) => rssSamples.push({ atS, rssMiB: rssMiB(d.homes[0]!.pid) }) : undefined,
         });
         printPhase(p);
