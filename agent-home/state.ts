@@ -26,7 +26,7 @@ import type { JwsSignature } from '../crypto/jws.js';
 import type { AbortToken, MailMessage } from '../protocol/exchange.js';
 import type { Round } from '../agents/negotiation.js';
 import type { Envelope, Visit } from '../agents/runtime/envelope.js';
-import { createJson, getJson, putJson, updateJson } from '../agents/storage/kv.js';
+import { createJson, getJson, KvUpdater, putJson } from '../agents/storage/kv.js';
 import { retry } from '../agents/transport/retry.js';
 import { readAuditLog, type AuditEntry } from './audit.js';
 
@@ -119,6 +119,9 @@ export const MAILBOX_STREAM = 'PARLEY_MAILBOX';
 export const mailboxSubject = (buyer: string) => `parley.v1.mailbox.${buyer}`;
 
 export class HomeState {
+  /** compare-and-set updates, one queue per bucket (see KvUpdater) */
+  private readonly updaters = new Map<KV, KvUpdater>();
+
   private constructor(
     readonly sessions: KV,
     readonly escrow: KV,
@@ -172,9 +175,11 @@ export class HomeState {
   read<T>(kv: KV, key: string): Promise<T | undefined> {
     return retry(() => getJson<T>(kv, key)).then((r) => r?.value);
   }
-  /** Compare-and-set update (agents/storage/kv.ts), retried on transient failures; `fn` must be idempotent. */
+  /** Compare-and-set update (KvUpdater), retried on transient failures; `fn` must be idempotent and leave its argument unchanged. */
   update<T>(kv: KV, key: string, fn: (cur: T) => T | undefined): Promise<T | undefined> {
-    return retry(() => updateJson(kv, key, fn));
+    let u = this.updaters.get(kv);
+    if (!u) this.updaters.set(kv, (u = new KvUpdater(kv)));
+    return retry(() => u.update(key, fn));
   }
   session(sn: string) {
     return this.read<SessionRecord>(this.sessions, sn);

@@ -15,7 +15,7 @@ import { queueGroup, subjects } from '../../protocol/subjects.js';
 import { decodeMessage } from '../../protocol/wire.js';
 import { agentId, VisitEntrySchema, VISIT_TYPE, type Envelope, type Visit } from './envelope.js';
 import type { Trust } from './trust.js';
-import { createJson, getJson, updateJson, watchJson } from '../storage/kv.js';
+import { createJson, getJson, KvUpdater, watchJson } from '../storage/kv.js';
 
 export interface TrackedAgent {
   id: string;
@@ -47,13 +47,17 @@ export class AgentTracker {
   private readonly view = new Map<string, TrackedAgent>();
   /** failures of background work (bad progress reports, store errors); never secrets */
   onError?: (err: unknown) => void;
+  /** progress reports from several hosts update an agent's record together (see KvUpdater) */
+  private readonly updater: KvUpdater;
 
   private constructor(
     private readonly nc: NatsConnection,
     private readonly kv: KV,
     private readonly issuerId: string,
     private readonly trust: Trust,
-  ) {}
+  ) {
+    this.updater = new KvUpdater(kv);
+  }
 
   static async open(nc: NatsConnection, issuerId: string, trust: Trust, opts: { replicas?: number } = {}): Promise<AgentTracker> {
     const kv = await nc.jetstream().views.kv(`parley_agents_${issuerId.replace(/-/g, '_')}`, { history: 1, replicas: opts.replicas ?? 1 });
@@ -120,7 +124,7 @@ export class AgentTracker {
   }
 
   private update(id: string, fn: (a: TrackedAgent) => TrackedAgent | undefined): Promise<TrackedAgent | undefined> {
-    return updateJson(this.kv, id, fn);
+    return this.updater.update(id, fn);
   }
 
   /** Marks an agent home, with the hosts its verified visit log names. */
