@@ -70,6 +70,36 @@ export interface HostOptions {
    * as the wait for a failover may be.
    */
   leaseMs?: number;
+  /**
+   * How many accepted agents are worked on at once (default 16); the others wait their turn
+   * in the order they came. Unbounded, a burst of arrivals all progresses at once and each
+   * piece slowly: acknowledgements of new arrivals wait behind it, leases need renewing,
+   * and records that several pieces update are written in races.
+   */
+  maxWork?: number;
+}
+
+/** At most `max` holders at a time; the others wait in the order they came. */
+class Slots {
+  private busy = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly max: number) {}
+
+  take(): Promise<void> | undefined {
+    if (this.busy < this.max) {
+      this.busy++;
+      return undefined;
+    }
+    return new Promise<void>((r) => this.waiting.push(r));
+  }
+
+  /** Hands the slot to the next in line, if any. */
+  give(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.busy--;
+  }
 }
 
 /** Where work starts: its lease, the state it is in, and the agent when just checked. */
@@ -93,9 +123,11 @@ export class AgentHost {
   /** this process's instance of the host, as its leases name it */
   readonly instance = randomBytes(8).toString('hex');
   private readonly leaseMs: number;
+  private readonly slots: Slots;
 
   constructor(private readonly opts: HostOptions) {
     this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+    this.slots = new Slots(opts.maxWork ?? 16);
   }
 
   get id(): string {
@@ -238,11 +270,18 @@ export class AgentHost {
 
   private async run(key: string, start: Job | (() => Promise<Job | undefined>)): Promise<void> {
     let lease: WorkLease | undefined;
+    let slot = false;
     try {
       // the work starts on the next turn of the event loop, once the acknowledgement (which
       // nats.js writes out in a microtask) has left: its synchronous start (the handler's
       // first steps, the first store request) would otherwise delay the ack
       await nextTurn();
+      // work accepted here is ours while it waits for a slot: its lease is renewed
+      if (typeof start !== 'function') this.leases.set(key, (lease = start.lease));
+      await this.slots.take();
+      slot = true;
+      // work still waiting when the host stops stays pending in the store for the next run
+      if (this.stopped) return;
       const job = typeof start === 'function' ? await start() : start;
       if (!job) return;
       lease = job.lease;
@@ -251,6 +290,7 @@ export class AgentHost {
     } catch (err) {
       this.report(err, `agent ${key}`);
     } finally {
+      if (slot) this.slots.give();
       this.running.delete(key);
       if (lease && this.leases.get(key) === lease) this.leases.delete(key);
     }
