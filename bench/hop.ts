@@ -77,7 +77,8 @@ export async function run(): Promise<void> {
     const { rtt, sig, hop } = await measureInterleaved(
       {
         rtt: { fn: () => client.request('bench.echo', echoData, { timeout: 2000 }), warmup: WARMUP },
-        sig: { fn: () => verifyAgent(pool[j++]!, trust, ['agent-home']), warmup: WARMUP },
+        // as the host checks an agent on its way: links, and the last record's signature
+        sig: { fn: () => verifyAgent(pool[j++]!, trust, ['agent-home'], Date.now(), 'last'), warmup: WARMUP },
         // each hop is timed alone: the host's work after the ack (handler, state write) is
         // released and finishes before the next hop starts
         hop: {

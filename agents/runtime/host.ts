@@ -248,7 +248,9 @@ export class AgentHost {
     const behaviour = this.kinds.get(env.kind);
     if (!behaviour) throw parleyError('ERR_AGENT_KIND', `host ${this.id} does not host ${env.kind} agents`);
     if (addressee(env) !== this.id) throw parleyError('ERR_AGENT_NOT_ADDRESSED', `agent is addressed to ${addressee(env)}, not ${this.id}`);
-    const v = verifyAgent(env, this.opts.trust, behaviour.issuerRoles);
+    // the whole visit log when the agent comes home; on the way, its links and last record
+    const home = env.hop >= env.header.body.itinerary.length;
+    const v = verifyAgent(env, this.opts.trust, behaviour.issuerRoles, Date.now(), home ? 'all' : 'last');
     const agent: ArrivedAgent = { envelope: env, header: v.header, issuer: v.issuer, visits: v.visits };
     await behaviour.check?.(agent);
     return agent;

@@ -15,7 +15,7 @@ import { tempDir, REPO_ROOT } from '../helpers/paths.js';
 import { AgentHost, AckSchema, type ArrivedAgent } from '../../agents/runtime/host.js';
 import { FileHostStore, JetStreamHostStore, type HostStore } from '../../agents/runtime/host-store.js';
 import { AgentTracker, type LostAgent } from '../../agents/runtime/tracker.js';
-import { createAgent, verifyVisitLog, appendVisit, type Envelope } from '../../agents/runtime/envelope.js';
+import { createAgent, verifyAgent, verifyVisitLog, appendVisit, type Envelope } from '../../agents/runtime/envelope.js';
 import type { Self } from '../../agents/runtime/trust.js';
 import { subjects } from '../../protocol/subjects.js';
 import { decodeReply, encodeJson } from '../../protocol/wire.js';
@@ -219,6 +219,13 @@ test('a forged header, a tampered visit log and an expired agent are rejected wi
   const wrongSigner = structuredClone(withLog);
   wrongSigner.visits[1]!.record = signObject('visit', wrongSigner.visits[1]!.record.body, h1.secretKey) as typeof wrongSigner.visits[1]['record'];
   assert.is(await arriveCode('h3', encodeJson(wrongSigner)), 'ERR_VISIT_LOG_INVALID');
+  // a host on the way checks the links and the last record's signature; the issuer checks
+  // every signature: h2 makes up h1's record (signed with h2's key) and links its own to it
+  const madeUp = appendVisit({ ...base, visits: [{ record: signObject('visit', withLog.visits[0]!.record.body, h2.secretKey) as typeof withLog.visits[0]['record'], cert: h1.certPem }] }, h2, { event: 'visited', target: 'h2', hop: 1, note: 'b' });
+  const onTheWay = { ...madeUp, hop: 2 };
+  assert.is(verifyAgent(onTheWay, pki.trust, ['agent-home'], Date.now(), 'last').visits.length, 2, 'links hold: passed on');
+  const atHome = { ...madeUp, hop: 3 };
+  assert.throws(() => verifyAgent(atHome, pki.trust, ['agent-home'], Date.now(), 'all'), (e: { code?: string; message: string }) => e.code === 'ERR_VISIT_LOG_INVALID' && /record 0: signature/.test(e.message));
 
   const expired = probe(['h1'], 1);
   await new Promise((r) => setTimeout(r, 5));
