@@ -31,16 +31,20 @@ const MAX_RETRY_MS = 5000;
 
 /** The store's behaviour for Invite Agents. */
 export function inviteBehaviour(ctx: StoreContext, dispatcher: SalesDispatcher): KindBehaviour {
+  // the invitation as `check` opened it, for `visit` of the same arrival (work resumed after
+  // a restart is checked again, and opens it again)
+  const opened = new WeakMap<ArrivedAgent, Invitation>();
   return {
     issuerRoles: ['agent-home'],
     check: (agent) => {
       const inv = openInvitation(agent);
       if (inv.home !== ctx.config.home) throw parleyError('ERR_FORBIDDEN', `invitation from Agent Home ${inv.home}; this store serves ${ctx.config.home}`);
+      opened.set(agent, inv);
     },
     visit: async (agent) => {
       // the visit must always end with a note, or the Invite Agent would stay here
       try {
-        return { note: await visit(ctx, dispatcher, agent) };
+        return { note: await visit(ctx, dispatcher, agent, opened.get(agent)) };
       } catch (err) {
         ctx.log(`invitation ${agent.envelope.id}: declined after an error: ${(err as Error).message}`);
         return { note: 'declined' };
@@ -49,8 +53,9 @@ export function inviteBehaviour(ctx: StoreContext, dispatcher: SalesDispatcher):
   };
 }
 
-async function visit(ctx: StoreContext, dispatcher: SalesDispatcher, agent: ArrivedAgent): Promise<'interested' | 'declined'> {
-  const inv = openInvitation(agent);
+async function visit(ctx: StoreContext, dispatcher: SalesDispatcher, agent: ArrivedAgent, checked?: Invitation): Promise<'interested' | 'declined'> {
+  // its deadline may have passed since the check: checked again
+  const inv = checked && checked.deadline.getTime() > Date.now() ? checked : openInvitation(agent);
   const entry = findOffer(ctx.config, inv.request);
   if (!entry) {
     ctx.log(`session ${inv.sn}: declined (${inv.request.quantity} × ${inv.request.item} in ${inv.request.currency} is not on offer)`);
