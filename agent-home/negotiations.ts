@@ -27,7 +27,10 @@ export function salesBehaviour(ctx: HomeContext): KindBehaviour {
     issuerRoles: ['merchant'],
     check: async (a: ArrivedAgent) => {
       const sa = checkSalesAgent(a);
-      const session = await ctx.state.session(sa.offer.sn);
+      // the copy this process last wrote saves a read (the Invite Agent's return wrote it
+      // just before); a merchant it does not list as invited is looked up as stored
+      let session = await ctx.state.recentSession(sa.offer.sn);
+      if (session && !session.invited.includes(sa.merchant)) session = await ctx.state.session(sa.offer.sn);
       if (!session || session.home !== ctx.self.id) throw parleyError('ERR_SESSION_UNKNOWN', `no session ${sa.offer.sn} here`);
       if (!session.invited.includes(sa.merchant)) throw parleyError('ERR_FORBIDDEN', `${sa.merchant} was not invited to session ${sa.offer.sn}`);
       checkedSessions.set(a, session);
@@ -35,7 +38,8 @@ export function salesBehaviour(ctx: HomeContext): KindBehaviour {
       if (done) {
         // this very agent, accepted before a crash that came before the session recorded its
         // outcome: it is let through to finish that (even after the deadline)
-        if (done.agent === a.envelope.id && !(sa.merchant in session.negotiated)) return;
+        const stored = await ctx.state.session(sa.offer.sn);
+        if (done.agent === a.envelope.id && stored && !(sa.merchant in stored.negotiated)) return;
         throw parleyError('ERR_REPLAY', `${sa.merchant} has already negotiated in session ${sa.offer.sn}`);
       }
       if (Date.parse(session.deadline) <= Date.now()) throw parleyError('ERR_DEADLINE_PASSED', `session ${sa.offer.sn} closed at ${session.deadline}`);

@@ -177,12 +177,23 @@ export class HomeState {
   }
   /** Compare-and-set update (KvUpdater), retried on transient failures; `fn` must be idempotent and leave its argument unchanged. */
   update<T>(kv: KV, key: string, fn: (cur: T) => T | undefined): Promise<T | undefined> {
+    return retry(() => this.updater(kv).update(key, fn));
+  }
+  private updater(kv: KV): KvUpdater {
     let u = this.updaters.get(kv);
     if (!u) this.updaters.set(kv, (u = new KvUpdater(kv)));
-    return retry(() => u.update(key, fn));
+    return u;
   }
   session(sn: string) {
     return this.read<SessionRecord>(this.sessions, sn);
+  }
+  /**
+   * The session as this process last wrote it, else as stored: possibly behind the stored
+   * record (another process may have written since), so only for fields that never change
+   * once the session exists, or for a check that reads the record again when it fails.
+   */
+  async recentSession(sn: string): Promise<SessionRecord | undefined> {
+    return this.updater(this.sessions).recent<SessionRecord>(sn) ?? (await this.session(sn));
   }
   /** The session record with its revision (long polls wait for a newer one). */
   sessionAt(sn: string) {

@@ -149,6 +149,14 @@ export class KvUpdater {
     private readonly attempts = 20,
   ) {}
 
+  /**
+   * The value this updater last wrote to `key`, if it still remembers it: a hint that saves a
+   * read, for fields that never change or when an outdated copy is checked again.
+   */
+  recent<T>(key: string): T | undefined {
+    return this.known.get(key)?.value as T | undefined;
+  }
+
   update<T>(key: string, fn: (current: T) => T | undefined): Promise<T | undefined> {
     return new Promise<T | undefined>((resolve, reject) => {
       const item: QueuedUpdate = { fn: fn as (current: never) => unknown, resolve: resolve as (v: unknown) => void, reject };

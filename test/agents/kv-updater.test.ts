@@ -43,7 +43,9 @@ test('a write by another process in between: the remembered value is refused, th
   await u.update<Rec>('b', add('ours-1'));
   // another process (no updater of ours) writes after we did
   await putJson(kv, 'b', { items: ['ours-1', 'theirs'] });
+  assert.equal(u.recent<Rec>('b')?.items, ['ours-1'], 'recent: what this updater last wrote, a hint that may be behind');
   const r = await u.update<Rec>('b', add('ours-2'));
+  assert.equal(u.recent<Rec>('b')?.items, ['ours-1', 'theirs', 'ours-2']);
   assert.equal(r?.items, ['ours-1', 'theirs', 'ours-2']);
   assert.equal((await getJson<Rec>(kv, 'b'))!.value.items, ['ours-1', 'theirs', 'ours-2']);
 });
