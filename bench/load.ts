@@ -118,6 +118,7 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
   await tap?.start();
   const cpu = cpuWindow(procs);
   counting = true;
+  console.log(`  ${opts.homes} home(s), N=${n}: warmed up; counting for ${opts.windowS} s`);
   const t0 = performance.now();
   const sampler = opts.sample ? setInterval(() => opts.sample!((performance.now() - t0) / 1000), 30_000) : undefined;
   await new Promise((r) => setTimeout(r, opts.windowS * 1000));
