@@ -8,7 +8,6 @@ import { canonicalJson } from '../crypto/canonical.js';
 import { compileRules, parseRules, type CompiledRules, type Rules } from '../protocol/rules.js';
 import { parleyError } from '../protocol/errors.js';
 import type { HomeContext } from './context.js';
-import { createOnce } from './state.js';
 
 export interface Escrow {
   d2: bigint;
@@ -18,7 +17,7 @@ export interface Escrow {
 export async function storeEscrow(ctx: HomeContext, sn: string, escrow: Escrow): Promise<void> {
   const key = deriveSessionKey(ctx.secrets.masterKey, sn);
   const blob = encryptAtRest(key, utf8(canonicalJson({ d2: bigintToB64u(escrow.d2), rules: escrow.rules })), atRestAad('escrow', sn));
-  if (!(await createOnce(ctx.state.escrow, sn, { blob: toB64u(blob) }))) throw parleyError('ERR_CONFLICT', `escrow for ${sn} exists already`);
+  if (!(await ctx.state.createOnce(ctx.state.escrow, sn, { blob: toB64u(blob) }))) throw parleyError('ERR_CONFLICT', `escrow for ${sn} exists already`);
 }
 
 export async function loadEscrow(ctx: HomeContext, sn: string): Promise<Escrow> {

@@ -14,7 +14,7 @@ import { crashPoint } from '../agents/crash-point.js';
 import { parleyError } from '../protocol/errors.js';
 import type { Agreement } from '../protocol/directory.js';
 import type { HomeContext } from './context.js';
-import { createOnce, type NegotiationRecord, type SessionRecord } from './state.js';
+import type { NegotiationRecord, SessionRecord } from './state.js';
 import { sessionRules } from './escrow.js';
 
 export { SALES_KIND };
@@ -63,7 +63,7 @@ export function salesBehaviour(ctx: HomeContext): KindBehaviour {
         at: new Date().toISOString(),
       };
       // the record that holds: ours when the create took, else the one a previous run stored
-      const stored = (await createOnce(ctx.state.negotiations, `${sn}.${sa.merchant}`, record)) ? record : (await ctx.state.negotiation(sn, sa.merchant))!;
+      const stored = (await ctx.state.createOnce(ctx.state.negotiations, `${sn}.${sa.merchant}`, record)) ? record : (await ctx.state.negotiation(sn, sa.merchant))!;
       crashPoint('home:sales:after-negotiation');
       const agreed = stored.status === 'agreed' ? stored.rounds[stored.rounds.length - 1] : undefined;
       if (agreed) {
@@ -79,7 +79,7 @@ export function salesBehaviour(ctx: HomeContext): KindBehaviour {
           proof: { offer: stored.offer as Agreement['proof']['offer'], reveals: stored.rounds.map((r) => ({ bid: r.bid, next: r.next })) },
           at: stored.at,
         };
-        await createOnce(ctx.state.agreements, `${sn}.${sa.merchant}`, agreement);
+        await ctx.state.createOnce(ctx.state.agreements, `${sn}.${sa.merchant}`, agreement);
       }
       // logged before the session records it: once the session has it, a restart no longer lets this agent through
       const key = `${sn}.${sa.merchant}`;

@@ -30,7 +30,7 @@ import {
   type RequestStatement,
 } from '../protocol/session.js';
 import type { HomeContext } from './context.js';
-import { createOnce, type SessionRecord } from './state.js';
+import type { SessionRecord } from './state.js';
 import { storeEscrow } from './escrow.js';
 import { auditSessionOpened } from './invitations.js';
 
@@ -102,7 +102,7 @@ export async function handleNotify(ctx: HomeContext, req: OpenedRequest<NotifyBo
     agreed: [],
     exchanges: [],
   };
-  if (!(await createOnce(ctx.state.sessions, sn, record))) throw parleyError('ERR_CONFLICT', 'session number collision');
+  if (!(await ctx.state.createOnce(ctx.state.sessions, sn, record))) throw parleyError('ERR_CONFLICT', 'session number collision');
   await auditSessionOpened(ctx, record);
   ctx.log(`session ${sn}: ${signer.id} asks for ${body.request.quantity} × ${body.request.item} until ${record.deadline}`);
   return { sn, voucher: voucher as NotifyReply['voucher'], sgReq: sgReq as NotifyReply['sgReq'] };

@@ -12,9 +12,7 @@ import { openRequest, type CertificateVerifier, type OpenedRequest } from '../pr
 import { queueGroup, subjects, type HomeOp } from '../protocol/subjects.js';
 import { errorReply, okReply } from '../protocol/wire.js';
 import type { Role } from '../crypto/x509/profile.js';
-import { putJson } from '../agents/storage/kv.js';
-import { retry } from '../agents/transport/retry.js';
-import { createOnce, type HomeState, type StoredReply } from './state.js';
+import type { HomeState, StoredReply } from './state.js';
 
 export interface Operation<S extends z.ZodObject> {
   op: HomeOp;
@@ -73,7 +71,7 @@ export function serve<S extends z.ZodObject>(ctx: ServeContext, op: Operation<S>
 async function once<S extends z.ZodObject>(ctx: ServeContext, op: Operation<S>, req: OpenedRequest<z.infer<S>>): Promise<{ reply: Uint8Array; done?: { result: unknown } }> {
   const key = req.body.id;
   const claim: StoredReply = { type: op.type, signer: req.signer.id };
-  if (!(await createOnce(ctx.state.replies, key, claim))) {
+  if (!(await ctx.state.createOnce(ctx.state.replies, key, claim))) {
     const prior = await ctx.state.read<StoredReply>(ctx.state.replies, key);
     if (prior && prior.reply && prior.type === op.type && prior.signer === req.signer.id) return { reply: Buffer.from(prior.reply, 'base64') };
     throw parleyError('ERR_REPLAY', `request ${key} was already received`);
@@ -89,6 +87,6 @@ async function once<S extends z.ZodObject>(ctx: ServeContext, op: Operation<S>, 
     reply = errorReply(e);
   }
   const stored: StoredReply = { ...claim, reply: Buffer.from(reply).toString('base64') };
-  await retry(() => putJson(ctx.state.replies, key, stored));
+  await ctx.state.put(ctx.state.replies, key, stored);
   return { reply, done };
 }

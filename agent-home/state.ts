@@ -26,7 +26,8 @@ import type { JwsSignature } from '../crypto/jws.js';
 import type { AbortToken, MailMessage } from '../protocol/exchange.js';
 import type { Round } from '../agents/negotiation.js';
 import type { Envelope, Visit } from '../agents/runtime/envelope.js';
-import { createJson, getJson, KvUpdater, putJson } from '../agents/storage/kv.js';
+import { KvUpdater } from '../agents/storage/kv.js';
+import { KvClient } from '../agents/storage/kv-client.js';
 import { retry } from '../agents/transport/retry.js';
 import { readAuditLog, type AuditEntry } from './audit.js';
 
@@ -121,8 +122,11 @@ export const mailboxSubject = (buyer: string) => `parley.v1.mailbox.${buyer}`;
 export class HomeState {
   /** compare-and-set updates, one queue per bucket (see KvUpdater) */
   private readonly updaters = new Map<KV, KvUpdater>();
+  /** reads and writes of each bucket, past nats.js's per-request overhead (kv-client.ts) */
+  private readonly clients = new Map<KV, KvClient>();
 
   private constructor(
+    nc: NatsConnection,
     readonly sessions: KV,
     readonly escrow: KV,
     readonly negotiations: KV,
@@ -132,7 +136,18 @@ export class HomeState {
     readonly replies: KV,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
-  ) {}
+  ) {
+    const buckets: Array<[KV, string]> = [
+      [sessions, 'parley_sessions'],
+      [escrow, 'parley_escrow'],
+      [negotiations, 'parley_negotiations'],
+      [agreements, 'parley_agreements'],
+      [exchanges, 'parley_exchanges'],
+      [directory, 'parley_directory'],
+      [replies, 'parley_replies'],
+    ];
+    for (const [kv, name] of buckets) this.clients.set(kv, new KvClient(nc, name));
+  }
 
   static async open(nc: NatsConnection, opts: { replicas?: number } = {}): Promise<HomeState> {
     const js = nc.jetstream();
@@ -145,6 +160,7 @@ export class HomeState {
       await jsm.streams.add({ name: MAILBOX_STREAM, subjects: ['parley.v1.mailbox.>'], num_replicas: replicas, allow_direct: true, duplicate_window: 24 * 3600 * 1e9 });
     }
     return new HomeState(
+      nc,
       await kv('parley_sessions'),
       await kv('parley_escrow'),
       await kv('parley_negotiations'),
@@ -173,7 +189,30 @@ export class HomeState {
 
   /** A record's current value (reads are retried on transient failures). */
   read<T>(kv: KV, key: string): Promise<T | undefined> {
-    return retry(() => getJson<T>(kv, key)).then((r) => r?.value);
+    return retry(() => this.client(kv).getJson<T>(key)).then((r) => r?.value);
+  }
+  private client(kv: KV): KvClient {
+    const c = this.clients.get(kv);
+    if (!c) throw new Error('not a bucket of this state');
+    return c;
+  }
+  /** Stores `value` under `key` whatever was there (retried on transient failures). */
+  put(kv: KV, key: string, value: unknown): Promise<number> {
+    return retry(() => this.client(kv).putJson(key, value));
+  }
+  /**
+   * Create-if-absent that may be retried: a create whose acknowledgement was lost looks, on
+   * the next try, like someone else's record, so a record holding exactly what we wrote
+   * counts as ours. True when `value` is (now) the record, false when another one is.
+   */
+  createOnce(kv: KV, key: string, value: unknown): Promise<boolean> {
+    const c = this.client(kv);
+    return retry(async (attempt) => {
+      if (await c.createJson(key, value)) return true;
+      if (attempt === 1) return false;
+      const cur = await c.getJson<unknown>(key);
+      return !!cur && JSON.stringify(cur.value) === JSON.stringify(value);
+    });
   }
   /** Compare-and-set update (KvUpdater), retried on transient failures; `fn` must be idempotent and leave its argument unchanged. */
   update<T>(kv: KV, key: string, fn: (cur: T) => T | undefined): Promise<T | undefined> {
@@ -181,7 +220,7 @@ export class HomeState {
   }
   private updater(kv: KV): KvUpdater {
     let u = this.updaters.get(kv);
-    if (!u) this.updaters.set(kv, (u = new KvUpdater(kv)));
+    if (!u) this.updaters.set(kv, (u = new KvUpdater(this.client(kv))));
     return u;
   }
   session(sn: string) {
@@ -197,7 +236,7 @@ export class HomeState {
   }
   /** The session record with its revision (long polls wait for a newer one). */
   sessionAt(sn: string) {
-    return retry(() => getJson<SessionRecord>(this.sessions, sn));
+    return retry(() => this.client(this.sessions).getJson<SessionRecord>(sn));
   }
   updateSession(sn: string, fn: (s: SessionRecord) => SessionRecord | undefined) {
     return this.update(this.sessions, sn, fn);
@@ -213,11 +252,11 @@ export class HomeState {
   }
   /** Creates the exchange's outcome unless one exists; returns the outcome that holds. */
   async settleExchange(rec: ExchangeRecord): Promise<ExchangeRecord> {
-    if (await createOnce(this.exchanges, rec.contractId, rec)) return rec;
+    if (await this.createOnce(this.exchanges, rec.contractId, rec)) return rec;
     return (await this.exchange(rec.contractId))!;
   }
   async register(entry: DirectoryEntry): Promise<void> {
-    await retry(() => putJson(this.directory, entry.id, entry));
+    await this.put(this.directory, entry.id, entry);
   }
   async merchants(): Promise<DirectoryEntry[]> {
     const out: DirectoryEntry[] = [];
@@ -266,18 +305,4 @@ export class HomeState {
     }
     return out;
   }
-}
-
-/**
- * Create-if-absent that may be retried: a create whose acknowledgement was lost looks, on
- * the next try, like someone else's record, so a record holding exactly what we wrote
- * counts as ours. True when `value` is (now) the record, false when another one is.
- */
-export async function createOnce(kv: KV, key: string, value: unknown): Promise<boolean> {
-  return retry(async (attempt) => {
-    if (await createJson(kv, key, value)) return true;
-    if (attempt === 1) return false;
-    const cur = await getJson<unknown>(kv, key);
-    return !!cur && JSON.stringify(cur.value) === JSON.stringify(value);
-  });
 }

@@ -20,7 +20,7 @@ import type { KV, KvEntry, NatsConnection } from 'nats';
 import { Journal } from '../storage/journal.js';
 import type { Envelope } from './envelope.js';
 import { watchEntries } from '../storage/kv.js';
-import { KvWriter } from '../storage/kv-writer.js';
+import { KvClient } from '../storage/kv-client.js';
 
 export type WorkPhase = 'accepted' | 'handled' | 'done';
 
@@ -108,7 +108,7 @@ export class JetStreamHostStore implements HostStore {
   private constructor(
     private readonly kv: KV,
     /** writes (on the migration hot path); reads go through `kv` */
-    private readonly writer: KvWriter,
+    private readonly writer: KvClient,
   ) {}
 
   static async open(nc: NatsConnection, hostId: string, opts: { replicas?: number; ttlMs?: number } = {}): Promise<JetStreamHostStore> {
@@ -118,7 +118,7 @@ export class JetStreamHostStore implements HostStore {
       replicas: opts.replicas ?? 1,
       ttl: opts.ttlMs ?? 7 * 24 * 3600_000,
     });
-    return new JetStreamHostStore(kv, new KvWriter(nc, bucket));
+    return new JetStreamHostStore(kv, new KvClient(nc, bucket));
   }
 
   async accept(key: string, env: Envelope, raw?: Uint8Array): Promise<'new' | 'duplicate'> {

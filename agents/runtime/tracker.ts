@@ -15,7 +15,8 @@ import { queueGroup, subjects } from '../../protocol/subjects.js';
 import { decodeMessage } from '../../protocol/wire.js';
 import { agentId, VisitEntrySchema, VISIT_TYPE, type Envelope, type Visit } from './envelope.js';
 import type { Trust } from './trust.js';
-import { createJson, getJson, KvUpdater, watchJson } from '../storage/kv.js';
+import { KvUpdater, watchJson } from '../storage/kv.js';
+import { KvClient } from '../storage/kv-client.js';
 
 export interface TrackedAgent {
   id: string;
@@ -39,6 +40,8 @@ export interface LostAgent {
 const ProgressSchema = z.strictObject({ agent: agentId, entries: z.array(VisitEntrySchema).max(64) });
 
 
+const bucketOf = (issuerId: string) => `parley_agents_${issuerId.replace(/-/g, '_')}`;
+
 export class AgentTracker {
   private sub?: Subscription;
   private timer?: NodeJS.Timeout;
@@ -49,6 +52,7 @@ export class AgentTracker {
   onError?: (err: unknown) => void;
   /** progress reports from several hosts update an agent's record together (see KvUpdater) */
   private readonly updater: KvUpdater;
+  private readonly client: KvClient;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -56,11 +60,12 @@ export class AgentTracker {
     private readonly issuerId: string,
     private readonly trust: Trust,
   ) {
-    this.updater = new KvUpdater(kv);
+    this.client = new KvClient(nc, bucketOf(issuerId));
+    this.updater = new KvUpdater(this.client);
   }
 
   static async open(nc: NatsConnection, issuerId: string, trust: Trust, opts: { replicas?: number } = {}): Promise<AgentTracker> {
-    const kv = await nc.jetstream().views.kv(`parley_agents_${issuerId.replace(/-/g, '_')}`, { history: 1, replicas: opts.replicas ?? 1 });
+    const kv = await nc.jetstream().views.kv(bucketOf(issuerId), { history: 1, replicas: opts.replicas ?? 1 });
     return new AgentTracker(nc, kv, issuerId, trust);
   }
 
@@ -111,7 +116,7 @@ export class AgentTracker {
       visited: [],
       skipped: [],
     };
-    return createJson(this.kv, env.id, rec);
+    return this.client.createJson(env.id, rec);
   }
 
   /** The agent as this process last saw it (no read: the watched copy). */
@@ -120,7 +125,7 @@ export class AgentTracker {
   }
 
   async get(id: string): Promise<TrackedAgent | undefined> {
-    return (await getJson<TrackedAgent>(this.kv, id))?.value;
+    return (await this.client.getJson<TrackedAgent>(id))?.value;
   }
 
   private update(id: string, fn: (a: TrackedAgent) => TrackedAgent | undefined): Promise<TrackedAgent | undefined> {

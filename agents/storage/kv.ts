@@ -1,6 +1,6 @@
 /**
- * Small JetStream KV helpers used by every durable record: JSON values, watches and
- * compare-and-set updates.
+ * JetStream KV helpers: watches, and compare-and-set updates of JSON records (reads and
+ * writes go through kv-client.ts).
  *
  * No key listing: nats.js's `kv.keys()` iterator ends early when its consumer awaits other
  * KV calls between items, repeats keys written while it runs, and can hang while the bucket
@@ -8,7 +8,8 @@
  * (`watchEntries`, `watchJson`) instead; agent-home/state.ts lists a bucket's keys from its
  * stream's subjects.
  */
-import type { KV, KvEntry, NatsError } from 'nats';
+import type { KV, KvEntry } from 'nats';
+import type { KvClient } from './kv-client.js';
 import { parleyError } from '../../protocol/errors.js';
 
 const enc = new TextEncoder();
@@ -95,27 +96,6 @@ export function watchJson<T>(kv: KV, view: Map<string, T>, filter?: string): Pro
   );
 }
 
-export async function getJson<T>(kv: KV, key: string): Promise<{ value: T; revision: number } | undefined> {
-  const e = await kv.get(key);
-  if (!e || e.operation !== 'PUT') return undefined;
-  return { value: JSON.parse(dec.decode(e.value)) as T, revision: e.revision };
-}
-
-export async function putJson(kv: KV, key: string, value: unknown): Promise<number> {
-  return kv.put(key, enc.encode(JSON.stringify(value)));
-}
-
-/** Creates `key` only if absent; false when it exists. */
-export async function createJson(kv: KV, key: string, value: unknown): Promise<boolean> {
-  try {
-    await kv.create(key, enc.encode(JSON.stringify(value)));
-    return true;
-  } catch (e) {
-    if (await kv.get(key)) return false;
-    throw e;
-  }
-}
-
 interface QueuedUpdate {
   fn: (current: never) => unknown;
   resolve: (v: unknown) => void;
@@ -144,7 +124,7 @@ export class KvUpdater {
   private readonly known = new Map<string, { value: unknown; revision: number }>();
 
   constructor(
-    private readonly kv: KV,
+    private readonly kv: KvClient,
     private readonly remember = 512,
     private readonly attempts = 20,
   ) {}
@@ -190,7 +170,7 @@ export class KvUpdater {
     let fresh = false;
     for (let i = 0; i < this.attempts; i++) {
       if (!cur) {
-        cur = await getJson<unknown>(this.kv, key);
+        cur = await this.kv.getJson<unknown>(key);
         fresh = true;
         if (!cur) return batch.map(() => ({ value: undefined }));
       }
@@ -213,17 +193,16 @@ export class KvUpdater {
         cur = undefined;
         continue;
       }
-      try {
-        const revision = await this.kv.update(key, enc.encode(JSON.stringify(value)), cur.revision);
-        this.known.delete(key);
-        this.known.set(key, { value, revision });
-        if (this.known.size > this.remember) this.known.delete(this.known.keys().next().value!);
-        return results;
-      } catch (e) {
-        this.known.delete(key);
-        if ((e as NatsError).api_error?.err_code !== WRONG_LAST_SEQUENCE) throw e;
+      this.known.delete(key);
+      // undefined: someone else wrote first (anything else is thrown, for the caller to retry)
+      const revision = await this.kv.update(key, enc.encode(JSON.stringify(value)), cur.revision);
+      if (revision === undefined) {
         cur = undefined;
+        continue;
       }
+      this.known.set(key, { value, revision });
+      if (this.known.size > this.remember) this.known.delete(this.known.keys().next().value!);
+      return results;
     }
     throw parleyError('ERR_CONFLICT', `record ${key} kept changing; gave up after ${this.attempts} attempts`);
   }

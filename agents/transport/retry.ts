@@ -42,8 +42,8 @@ export function isTransient(err: unknown): boolean {
   // a JetStream API answer: only server-side unavailability (5xx) may pass
   const api = e.api_error ?? e.apiError;
   if (api) return typeof api.code === 'number' && api.code >= 500;
-  // a KV write that got no acknowledgement in time (agents/storage/kv-writer.ts)
-  if (e.name === 'KvWriteError') return true;
+  // a KV write or read JetStream did not answer in time (agents/storage/kv-client.ts)
+  if (e.name === 'KvError') return true;
   return typeof e.code === 'string' && TRANSIENT_NATS_CODES.has(e.code);
 }
 
