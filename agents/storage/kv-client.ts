@@ -14,9 +14,8 @@
 import { createInbox, headers, type Msg, type MsgHdrs, type NatsConnection } from 'nats';
 import { WRONG_LAST_SEQUENCE } from './kv.js';
 
-const enc = new TextEncoder();
-
 const KEY_RE = /^[-/=\w]+(\.[-/=\w]+)*$/;
+const enc = new TextEncoder();
 const dec = new TextDecoder();
 const EMPTY = new Uint8Array(0);
 
@@ -74,7 +73,7 @@ export class KvClient {
   ) {
     this.inbox = createInbox(inboxPrefixOf(nc));
     nc.subscribe(`${this.inbox}.*`, { callback: (_err, msg) => this.settle(msg) });
-    void nc.closed().then(() => this.failAll(`the connection closed before JetStream acknowledged a write to bucket ${this.bucket}`));
+    void nc.closed().then(() => this.failAll(`the connection closed before JetStream answered for bucket ${this.bucket}`));
   }
 
   /**
@@ -107,8 +106,8 @@ export class KvClient {
 
   /** The key's last entry (a delete marker included), or undefined when never written. */
   async get(key: string): Promise<KvRecord | undefined> {
-    const m = await this.request(key, `$JS.API.DIRECT.GET.KV_${this.bucket}.$KV.${this.bucket}.${key}`, EMPTY, undefined, true);
-    if (!(m instanceof Object) || typeof m === 'number') throw new KvError(`invalid direct get reply from bucket ${this.bucket}`);
+    // the reply to a read is the stored message itself (headers: sequence, time, operation)
+    const m = (await this.request(key, `$JS.API.DIRECT.GET.KV_${this.bucket}.$KV.${this.bucket}.${key}`, EMPTY, undefined, true)) as Msg;
     const h = m.headers;
     if (h?.code === 404) return undefined;
     if (h?.hasError) throw new KvError(`JetStream refused the read of ${key} in bucket ${this.bucket}: ${h.code} ${h.description}`);
