@@ -15,7 +15,7 @@ import { queueGroup, subjects } from '../../protocol/subjects.js';
 import { decodeMessage } from '../../protocol/wire.js';
 import { agentId, VisitEntrySchema, VISIT_TYPE, type Envelope, type Visit } from './envelope.js';
 import type { Trust } from './trust.js';
-import { KvUpdater, watchJson } from '../storage/kv.js';
+import { KvUpdater, watchEntries } from '../storage/kv.js';
 import { KvClient } from '../storage/kv-client.js';
 
 export interface TrackedAgent {
@@ -40,13 +40,18 @@ export interface LostAgent {
 const ProgressSchema = z.strictObject({ agent: agentId, entries: z.array(VisitEntrySchema).max(64) });
 
 
+const dec = new TextDecoder();
 const bucketOf = (issuerId: string) => `parley_agents_${issuerId.replace(/-/g, '_')}`;
 
 export class AgentTracker {
   private sub?: Subscription;
   private timer?: NodeJS.Timeout;
   private stopWatch?: () => void;
-  /** live copy of the bucket, kept by a watch, so a sweep never lists the store */
+  /**
+   * Live copy of the agents not home yet (out, or lost), kept by a watch, so a sweep never
+   * lists the store; agents home are dropped from it, so it does not grow with every agent
+   * ever sent.
+   */
   private readonly view = new Map<string, TrackedAgent>();
   /** failures of background work (bad progress reports, store errors); never secrets */
   onError?: (err: unknown) => void;
@@ -71,7 +76,16 @@ export class AgentTracker {
 
   /** Listens for progress reports; `onLost` is called for each agent found overdue by the periodic sweep. */
   async start(onLost: (lost: LostAgent) => void | Promise<void>, sweepEveryMs = 500): Promise<void> {
-    this.stopWatch = await watchJson(this.kv, this.view);
+    this.stopWatch = await watchEntries(this.kv, (e) => {
+      let a: TrackedAgent | undefined;
+      try {
+        a = e.operation === 'PUT' ? (JSON.parse(dec.decode(e.value)) as TrackedAgent) : undefined;
+      } catch {
+        // not a record of ours: nothing to track
+      }
+      if (a && a.status !== 'home') this.view.set(e.key, a);
+      else this.view.delete(e.key);
+    });
     this.sub = this.nc.subscribe(subjects.hostProgress(this.issuerId), {
       queue: queueGroup(`tracker-${this.issuerId}`),
       callback: (err, msg) => {
@@ -119,7 +133,7 @@ export class AgentTracker {
     return this.client.createJson(env.id, rec);
   }
 
-  /** The agent as this process last saw it (no read: the watched copy). */
+  /** The agent as this process last saw it, until it is home (no read: the watched copy). */
   known(id: string): TrackedAgent | undefined {
     return this.view.get(id);
   }

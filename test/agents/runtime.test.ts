@@ -15,6 +15,7 @@ import { tempDir, REPO_ROOT } from '../helpers/paths.js';
 import { AgentHost, AckSchema, type ArrivedAgent } from '../../agents/runtime/host.js';
 import { FileHostStore, JetStreamHostStore, type HostStore } from '../../agents/runtime/host-store.js';
 import { AgentTracker, type LostAgent } from '../../agents/runtime/tracker.js';
+import { eventually } from '../helpers/world.js';
 import { createAgent, verifyAgent, verifyVisitLog, appendVisit, type Envelope } from '../../agents/runtime/envelope.js';
 import type { Self } from '../../agents/runtime/trust.js';
 import { subjects } from '../../protocol/subjects.js';
@@ -109,6 +110,7 @@ test.after(async () => {
 test('an agent crosses five hosts and comes home with a five-entry verified visit log', async () => {
   const env = probe(['h1', 'h2', 'h3', 'h4', 'h5']);
   await tracker.track(env, 10_000);
+  assert.is((await eventually('the tracker sees the agent out', () => tracker.known(env.id))).status, 'out');
   const back = comeHome(env.id);
   await home.dispatch(env);
   const a = await back;
@@ -118,6 +120,9 @@ test('an agent crosses five hosts and comes home with a five-entry verified visi
   // the log verifies independently of the host that received it
   assert.is(verifyVisitLog(a.envelope, pki.trust).length, 5);
   assert.is((await tracker.get(env.id))?.status, 'home');
+  // the tracker's in-memory copy keeps agents until they are home, so it does not grow
+  // with every agent ever sent
+  await eventually('the agent home leaves the tracker\'s copy', () => (tracker.known(env.id) === undefined ? true : undefined));
 });
 
 test('hosts in separate OS processes carry the agent and sign the log', async () => {
