@@ -5,7 +5,7 @@
  * No key listing: nats.js's `kv.keys()` iterator ends early when its consumer awaits other
  * KV calls between items, repeats keys written while it runs, and can hang while the bucket
  * is written to (seen with nats 2.29). Code that must see every record keeps a watch
- * (`watchEntries`, `watchJson`) instead; agent-home/state.ts lists a bucket's keys from its
+ * (`watchEntries`) instead; agent-home/state.ts lists a bucket's keys from its
  * stream's subjects.
  */
 import type { KV, KvEntry } from 'nats';
@@ -13,7 +13,6 @@ import type { KvClient } from './kv-client.js';
 import { parleyError } from '../../protocol/errors.js';
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
 /**
  * JetStream's error code for a failed expected-last-sequence check (`Nats-Expected-Last-
  * Subject-Sequence` or `Nats-Expected-Last-Sequence`): someone else wrote first.
@@ -74,26 +73,6 @@ export async function watchEntries(kv: KV, onEntry: (e: KvEntry) => void, opts: 
   // macrotask later it has passed every queued entry either way
   await new Promise((r) => setImmediate(r));
   return () => w.stop();
-}
-
-/**
- * Keeps `view` equal to the bucket's current JSON records: every existing value first, then
- * every change as it happens. Resolves once the initial values are in. Returns a stopper.
- */
-export function watchJson<T>(kv: KV, view: Map<string, T>, filter?: string): Promise<() => void> {
-  return watchEntries(
-    kv,
-    (e) => {
-      if (e.operation === 'PUT') {
-        try {
-          view.set(e.key, JSON.parse(dec.decode(e.value)) as T);
-        } catch {
-          view.delete(e.key);
-        }
-      } else view.delete(e.key);
-    },
-    { filter },
-  );
 }
 
 interface QueuedUpdate {
