@@ -25,7 +25,7 @@ import { openSignedObject, signObject, type SignedObject } from '../crypto/signe
 import { isParleyError } from '../crypto/errors.js';
 import { checkPartyId } from '../protocol/subjects.js';
 import { isTransient, retry } from '../agents/transport/retry.js';
-import { WRONG_LAST_SEQUENCE } from '../agents/storage/kv.js';
+import { WRONG_LAST_SEQUENCE } from '../agents/storage/kv-client.js';
 
 export const AUDIT_STREAM = 'PARLEY_AUDIT';
 export const AUDIT_TYPE = 'audit-record';

@@ -12,7 +12,12 @@
  * migration hop the writes were ~0.1 ms of ~1.3 ms.
  */
 import { createInbox, headers, type Msg, type MsgHdrs, type NatsConnection } from 'nats';
-import { WRONG_LAST_SEQUENCE } from './kv.js';
+
+/**
+ * JetStream's error code for a failed expected-last-sequence check (`Nats-Expected-Last-
+ * Subject-Sequence` or `Nats-Expected-Last-Sequence`): someone else wrote first.
+ */
+export const WRONG_LAST_SEQUENCE = 10071;
 
 const KEY_RE = /^[-/=\w]+(\.[-/=\w]+)*$/;
 const enc = new TextEncoder();
@@ -131,6 +136,11 @@ export class KvClient {
 
   putJson(key: string, value: unknown): Promise<number> {
     return this.put(key, enc.encode(JSON.stringify(value)));
+  }
+
+  /** `update` of `value` as JSON: the new revision, or undefined when someone else wrote first. */
+  updateJson(key: string, value: unknown, revision: number): Promise<number | undefined> {
+    return this.update(key, enc.encode(JSON.stringify(value)), revision);
   }
 
   private async writeAt(key: string, data: Uint8Array, revision: number, del = false): Promise<number | undefined> {

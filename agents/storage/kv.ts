@@ -12,13 +12,6 @@ import type { KV, KvEntry } from 'nats';
 import type { KvClient } from './kv-client.js';
 import { parleyError } from '../../protocol/errors.js';
 
-const enc = new TextEncoder();
-/**
- * JetStream's error code for a failed expected-last-sequence check (`Nats-Expected-Last-
- * Subject-Sequence` or `Nats-Expected-Last-Sequence`): someone else wrote first.
- */
-export const WRONG_LAST_SEQUENCE = 10071;
-
 export interface WatchOptions {
   /** only the keys this matches */
   filter?: string;
@@ -174,7 +167,7 @@ export class KvUpdater {
       }
       this.known.delete(key);
       // undefined: someone else wrote first (anything else is thrown, for the caller to retry)
-      const revision = await this.kv.update(key, enc.encode(JSON.stringify(value)), cur.revision);
+      const revision = await this.kv.updateJson(key, value, cur.revision);
       if (revision === undefined) {
         cur = undefined;
         continue;
