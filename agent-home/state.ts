@@ -122,11 +122,9 @@ export const mailboxSubject = (buyer: string) => `parley.v1.mailbox.${buyer}`;
 export class HomeState {
   /** compare-and-set updates, one queue per bucket (see KvUpdater) */
   private readonly updaters = new Map<KV, KvUpdater>();
-  /** reads and writes of each bucket, past nats.js's per-request overhead (kv-client.ts) */
-  private readonly clients = new Map<KV, KvClient>();
-
   private constructor(
-    nc: NatsConnection,
+    /** reads and writes of each bucket, past nats.js's per-request overhead (kv-client.ts) */
+    private readonly clients: Map<KV, KvClient>,
     readonly sessions: KV,
     readonly escrow: KV,
     readonly negotiations: KV,
@@ -136,31 +134,25 @@ export class HomeState {
     readonly replies: KV,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
-  ) {
-    const buckets: Array<[KV, string]> = [
-      [sessions, 'parley_sessions'],
-      [escrow, 'parley_escrow'],
-      [negotiations, 'parley_negotiations'],
-      [agreements, 'parley_agreements'],
-      [exchanges, 'parley_exchanges'],
-      [directory, 'parley_directory'],
-      [replies, 'parley_replies'],
-    ];
-    for (const [kv, name] of buckets) this.clients.set(kv, new KvClient(nc, name));
-  }
+  ) {}
 
   static async open(nc: NatsConnection, opts: { replicas?: number } = {}): Promise<HomeState> {
     const js = nc.jetstream();
     const jsm = await nc.jetstreamManager();
     const replicas = opts.replicas ?? 1;
-    const kv = (name: string, ttl?: number) => js.views.kv(name, { history: 1, replicas, ...(ttl ? { ttl } : {}) });
+    const clients = new Map<KV, KvClient>();
+    const kv = async (name: string, ttl?: number) => {
+      const view = await js.views.kv(name, { history: 1, replicas, ...(ttl ? { ttl } : {}) });
+      clients.set(view, new KvClient(nc, name));
+      return view;
+    };
     try {
       await jsm.streams.info(MAILBOX_STREAM);
     } catch {
       await jsm.streams.add({ name: MAILBOX_STREAM, subjects: ['parley.v1.mailbox.>'], num_replicas: replicas, allow_direct: true, duplicate_window: 24 * 3600 * 1e9 });
     }
     return new HomeState(
-      nc,
+      clients,
       await kv('parley_sessions'),
       await kv('parley_escrow'),
       await kv('parley_negotiations'),

@@ -41,7 +41,6 @@ const ProgressSchema = z.strictObject({ agent: agentId, entries: z.array(VisitEn
 
 
 const dec = new TextDecoder();
-const bucketOf = (issuerId: string) => `parley_agents_${issuerId.replace(/-/g, '_')}`;
 
 export class AgentTracker {
   private sub?: Subscription;
@@ -57,21 +56,23 @@ export class AgentTracker {
   onError?: (err: unknown) => void;
   /** progress reports from several hosts update an agent's record together (see KvUpdater) */
   private readonly updater: KvUpdater;
-  private readonly client: KvClient;
 
   private constructor(
     private readonly nc: NatsConnection,
+    /** watched */
     private readonly kv: KV,
+    /** read and written */
+    private readonly client: KvClient,
     private readonly issuerId: string,
     private readonly trust: Trust,
   ) {
-    this.client = new KvClient(nc, bucketOf(issuerId));
-    this.updater = new KvUpdater(this.client);
+    this.updater = new KvUpdater(client);
   }
 
   static async open(nc: NatsConnection, issuerId: string, trust: Trust, opts: { replicas?: number } = {}): Promise<AgentTracker> {
-    const kv = await nc.jetstream().views.kv(bucketOf(issuerId), { history: 1, replicas: opts.replicas ?? 1 });
-    return new AgentTracker(nc, kv, issuerId, trust);
+    const bucket = `parley_agents_${issuerId.replace(/-/g, '_')}`;
+    const kv = await nc.jetstream().views.kv(bucket, { history: 1, replicas: opts.replicas ?? 1 });
+    return new AgentTracker(nc, kv, new KvClient(nc, bucket), issuerId, trust);
   }
 
   /** Listens for progress reports; `onLost` is called for each agent found overdue by the periodic sweep. */
