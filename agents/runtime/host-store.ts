@@ -106,9 +106,10 @@ export class JetStreamHostStore implements HostStore {
   private catchingUp?: Promise<void>;
 
   private constructor(
+    /** watched (catching up on pending work) */
     private readonly kv: KV,
-    /** writes (on the migration hot path); reads go through `kv` */
-    private readonly writer: KvClient,
+    /** reads and writes (the writes on the migration hot path) */
+    private readonly client: KvClient,
   ) {}
 
   static async open(nc: NatsConnection, hostId: string, opts: { replicas?: number; ttlMs?: number } = {}): Promise<JetStreamHostStore> {
@@ -124,16 +125,16 @@ export class JetStreamHostStore implements HostStore {
   async accept(key: string, env: Envelope, raw?: Uint8Array): Promise<'new' | 'duplicate'> {
     // one write: an arrival without a state record is in phase 'accepted'
     // records are never deleted, so "never written" is "absent"
-    return (await this.writer.create(`in.${key}`, raw ?? enc.encode(JSON.stringify(env)))) ? 'new' : 'duplicate';
+    return (await this.client.create(`in.${key}`, raw ?? enc.encode(JSON.stringify(env)))) ? 'new' : 'duplicate';
   }
 
   async envelope(key: string): Promise<Envelope | undefined> {
-    const e = await this.kv.get(`in.${key}`);
+    const e = await this.client.get(`in.${key}`);
     return e && e.operation === 'PUT' ? (JSON.parse(dec.decode(e.value)) as Envelope) : undefined;
   }
 
   async state(key: string): Promise<StoredState | undefined> {
-    const e = await this.kv.get(`st.${key}`);
+    const e = await this.client.get(`st.${key}`);
     if (e?.operation === 'PUT') return { state: JSON.parse(dec.decode(e.value)) as WorkState, revision: e.revision };
     // done, or expired (the bucket's records live a week): nothing pending, whatever the view last saw
     if (e) {
@@ -148,7 +149,7 @@ export class JetStreamHostStore implements HostStore {
 
   async setState(key: string, state: WorkState, revision: number): Promise<number | undefined> {
     const k = `st.${key}`;
-    return state.phase === 'done' ? this.writer.deleteAt(k, revision) : this.writer.update(k, enc.encode(JSON.stringify(state)), revision);
+    return state.phase === 'done' ? this.client.deleteAt(k, revision) : this.client.updateJson(k, state, revision);
   }
 
   async pending(): Promise<PendingWork[]> {
