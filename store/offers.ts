@@ -129,8 +129,9 @@ export class SalesDispatcher {
 
   private async run(sn: string, known?: OfferRecord): Promise<void> {
     const { ctx } = this;
+    // `schedule` found no dispatch record, and only this run writes one
     const rec = known ?? ctx.files.offer(sn);
-    if (!rec || ctx.files.dispatch(sn)) return;
+    if (!rec) return;
     const expires = Date.parse(rec.agent.header.body.expires);
     for (let attempt = 1; !ctx.stopping.aborted; attempt++) {
       if (Date.now() >= expires) {
