@@ -191,9 +191,16 @@ export class Wiretap {
 
   constructor(
     private readonly nc: NatsConnection,
-    /** turns party ids and session numbers in subjects into wildcards */
-    private readonly normalise: (subject: string) => string,
+    /** party ids, shown as `<id>` in subjects (session numbers as `<sn>`) */
+    private readonly ids: ReadonlySet<string>,
   ) {}
+
+  private normalise(subject: string): string {
+    return subject
+      .split('.')
+      .map((t) => (this.ids.has(t) ? '<id>' : /^[0-9a-f]{32}$/.test(t) ? '<sn>' : t))
+      .join('.');
+  }
 
   async start(): Promise<void> {
     this.sub = this.nc.subscribe('>', {

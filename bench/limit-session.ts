@@ -58,13 +58,7 @@ export async function countSession(shape: SessionShape): Promise<SessionCounts> 
   const { world, close } = await openWorld({ stores: [] });
   try {
     await startStores(world, shape);
-    const ids = new Set([...world.stores.keys(), 'limit-buyer']);
-    const normalise = (s: string) =>
-      s
-        .split('.')
-        .map((t) => (ids.has(t) ? '<id>' : /^[0-9a-f]{32}$/.test(t) ? '<sn>' : t))
-        .join('.');
-    const tap = new Wiretap(await world.nats.connect('wiretap'), normalise);
+    const tap = new Wiretap(await world.nats.connect('wiretap'), new Set([...world.stores.keys(), 'limit-buyer']));
     await tap.start();
     const { client } = await world.buyer('limit-buyer');
     const keys = [await newSessionKey(2048), await newSessionKey(2048), await newSessionKey(2048)];

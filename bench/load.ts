@@ -64,7 +64,7 @@ function cpuByRole(shares: CpuShare[]): Array<{ process: string; cores: number }
   return [...groups].map(([process, cores]) => ({ process, cores }));
 }
 
-async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { warmupS: number; windowS: number; homes: number; windowKeys?: number; perProcess?: boolean; tap?: boolean; sample?: (elapsedS: number) => void }): Promise<LoadPhase> {
+async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { warmupS: number; windowS: number; homes: number; windowKeys?: number; perProcess?: boolean; tap?: ReadonlySet<string>; sample?: (elapsedS: number) => void }): Promise<LoadPhase> {
   const n = buyers.length;
   const procs = [...d.processes(), { name: 'buyers (this process)', pid: process.pid }];
   const homePid = d.homes[0]!.pid;
@@ -113,8 +113,8 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
   }
   const rssStart = rssMiB(homePid);
   // --tap: every message on the server in the window, per session (a diagnosis: the tap
-  // costs this process a share of a core)
-  const tap = opts.tap ? new Wiretap(await d.connect('wiretap'), (s) => s.split('.').map((t) => (/^[0-9a-f]{32}$/.test(t) ? '<sn>' : /^(m\d\d|b\d-\d+)$/.test(t) ? '<id>' : t)).join('.')) : undefined;
+  // costs this process a share of a core); `opts.tap` holds the party ids
+  const tap = opts.tap ? new Wiretap(await d.connect('wiretap'), opts.tap) : undefined;
   await tap?.start();
   const cpu = cpuWindow(procs);
   counting = true;
@@ -198,7 +198,8 @@ export async function run(args: string[] = []): Promise<void> {
   for (const step of plan) {
     const d = await deploy({ merchants: MERCHANTS, bids: BIDS, homes: step.homes });
     try {
-      const buyers = await buyersOn(d, Math.max(...step.ns), `b${step.homes}`);
+      const prefix = `b${step.homes}`;
+      const buyers = await buyersOn(d, Math.max(...step.ns), prefix);
       const pool: Pool = { keys: [], generatedInWindow: 0 };
       for (const n of step.ns) {
         const windowFor = soakMin ? soakMin * 60 : windowS;
@@ -212,7 +213,7 @@ export async function run(args: string[] = []): Promise<void> {
           homes: step.homes,
           windowKeys: soakMin ? undefined : windowKeys,
           perProcess: args.includes('--per-process'),
-          tap: args.includes('--tap'),
+          tap: args.includes('--tap') ? new Set([...d.merchants, ...buyers.map((_, i) => `${prefix}-${i}`)]) : undefined,
           sample: soakMin ? (atS) => rssSamples.push({ atS, rssMiB: rssMiB(d.homes[0]!.pid) }) : undefined,
         });
         printPhase(p);
