@@ -100,7 +100,10 @@ export async function ensureOffer(ctx: StoreContext, inv: Invitation, entry: Cat
 /** Delivers Sales Agents to their Agent Home, retrying until acknowledged, refused or expired. */
 export class SalesDispatcher {
   private readonly inflight = new Map<string, Promise<void>>();
-  /** Sales Agents the Agent Home acknowledged (tests and logs) */
+  /**
+   * Sales Agents the Agent Home has (tests and logs): acknowledged, or refused as already
+   * negotiated (its acknowledgement was lost and another process negotiated it meanwhile)
+   */
   delivered = 0;
 
   constructor(private readonly ctx: StoreContext) {}
@@ -150,6 +153,7 @@ export class SalesDispatcher {
         if (code === 'ERR_REPLAY') {
           // the Agent Home already negotiated with this store's offer for the session
           await ctx.files.setDispatch(sn, { state: 'delivered', at: new Date().toISOString(), detail: 'the Agent Home had already negotiated it' });
+          this.delivered++;
           ctx.log(`session ${sn}: the Agent Home already negotiated with Sales Agent ${rec.agent.id}`);
           return;
         }
