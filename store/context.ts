@@ -9,6 +9,7 @@ import type { ParsedCertificate } from '../crypto/x509/index.js';
 import { isParleyError, type ErrorCode } from '../protocol/errors.js';
 import type { StoreConfig } from './config.js';
 import type { StoreFiles } from './files.js';
+import type { OfferBook } from './offer-book.js';
 
 export interface StoreContext {
   nc: NatsConnection;
@@ -17,6 +18,7 @@ export interface StoreContext {
   trust: Trust;
   ca: ParsedCertificate;
   files: StoreFiles;
+  offers: OfferBook;
   /** aborted when the daemon stops: retry loops end, sleeps wake up */
   stopping: AbortSignal;
   log(line: string): void;

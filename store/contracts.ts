@@ -178,7 +178,7 @@ export class ContractDesk {
     }
     if (body.protected !== buyerProtected()) throw parleyError('ERR_CONTRACT_INVALID', "unexpected buyer's protected header (RS256, parley-contract+jws expected)");
 
-    const offer = ctx.files.offer(p.sn);
+    const offer = ctx.offers.offer(p.sn);
     if (!offer) throw parleyError('ERR_TERMS_MISMATCH', `this store made no offer in session ${p.sn}`);
     if (p.home.id !== offer.home) throw parleyError('ERR_VOUCHER_INVALID', `the contract's Agent Home is ${p.home.id}; this store negotiated at ${offer.home}`);
     if (canonicalJson(p.request) !== canonicalJson(offer.request) || Date.parse(p.deadline) !== Date.parse(offer.deadline)) {

@@ -22,6 +22,7 @@ import { parleyError } from '../protocol/errors.js';
 import { MAX_CLOCK_SKEW_MS } from '../protocol/signed-request.js';
 import type { StoreConfig } from './config.js';
 import { StoreFiles } from './files.js';
+import { OfferBook } from './offer-book.js';
 import { KeyedLock, type StoreContext } from './context.js';
 import { inviteBehaviour, SalesDispatcher } from './offers.js';
 import { ContractDesk } from './contracts.js';
@@ -81,8 +82,9 @@ export class StoreDaemon {
     opts.trust.verify(self.certPem, ['merchant']);
     const files = new StoreFiles(opts.dataDir);
     for (const d of [files.dir, files.agentsDir, files.offersDir, files.contractsDir, files.seenDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    const offers = await OfferBook.open(files.offersDir);
     const abort = new AbortController();
-    const ctx: StoreContext = { nc: opts.nc, config, self, trust: opts.trust, ca: opts.ca, files, stopping: abort.signal, log: opts.log ?? (() => undefined) };
+    const ctx: StoreContext = { nc: opts.nc, config, self, trust: opts.trust, ca: opts.ca, files, offers, stopping: abort.signal, log: opts.log ?? (() => undefined) };
     return new StoreDaemon(ctx, abort);
   }
 
@@ -138,6 +140,7 @@ export class StoreDaemon {
     await this.host.stop();
     await Promise.allSettled([this.registration, this.dispatcher.idle(), this.resolver.idle()]);
     await this.hostStore.close();
+    await this.ctx.offers.close();
   }
 
   /** Waits until no Invite Agent, Sales Agent delivery or resolve is in progress (tests). */

@@ -5,9 +5,8 @@
  * makes a second one.
  *
  *   agents/journal.jsonl                Invite Agents hosted here (runtime/host-store.ts)
- *   offers/<sn>.json                    the one sales offer made in session sn: the bids,
- *                                       K[k+1], the signed offer and the Sales Agent (0600)
- *   offers/<sn>.sent.json               how its Sales Agent's delivery to the Agent Home ended
+ *   offers/journal.jsonl                the one sales offer made in each session and how its
+ *                                       Sales Agent's delivery ended (offer-book.ts, 0600)
  *   sessions/<sn>.json                  the contract this store signed in session sn
  *   contracts/<contractId>.json         one exchange: state, payload, SG1, SG_S, and once
  *                                       known the buyer's full signature SG (0600)
@@ -21,45 +20,10 @@
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFileAtomicAsync, readJsonFile, writeFileAtomicAsync, writeJsonAtomicAsync } from '../agents/storage/atomic-file.js';
-import type { Envelope } from '../agents/runtime/envelope.js';
-import type { Bid, PurchaseRequest } from '../protocol/commerce.js';
+import type { Bid } from '../protocol/commerce.js';
 import type { WireError } from '../protocol/errors.js';
 import type { AbortToken } from '../protocol/exchange.js';
-import type { SalesOffer } from '../protocol/sales.js';
 import type { GeneralJws, JwsSignature } from '../crypto/jws.js';
-
-/** The sales offer a store made in one session; never changes once written. */
-export interface OfferRecord {
-  v: 1;
-  sn: string;
-  /** the Agent Home the Sales Agent went to */
-  home: string;
-  item: string;
-  /** the request and deadline the Invite Agent carried (signed by the Agent Home in SG_REQ) */
-  request: PurchaseRequest;
-  deadline: string;
-  createdAt: string;
-  /** the offer's expiry (MSG.expiry) */
-  expiry: string;
-  /** B[1..k], best for the merchant first */
-  bids: Bid[];
-  /** K[k+1], base64url: with the bids it yields every K[i] */
-  tail: string;
-  /** K[1], base64url (signed in the offer) */
-  k1: string;
-  /** SG_MSG over {SN, MSG, K[1]} */
-  offer: SalesOffer;
-  /** the Sales Agent as issued (re-sent unchanged until the Agent Home acknowledges it) */
-  agent: Envelope;
-}
-
-export interface DispatchRecord {
-  /** delivered: the Agent Home has the Sales Agent; refused/expired: it never will */
-  state: 'delivered' | 'refused' | 'expired';
-  at: string;
-  detail?: string;
-  error?: WireError;
-}
 
 export const CONTRACT_STATES = ['countersigned', 'complete', 'resolved', 'aborted', 'expired'] as const;
 export type ContractState = (typeof CONTRACT_STATES)[number];
@@ -120,39 +84,6 @@ export class StoreFiles {
   }
   get seenDir(): string {
     return join(this.dir, 'seen');
-  }
-
-  // ---- offers ---------------------------------------------------------------------------
-
-  offer(sn: string): OfferRecord | undefined {
-    return readJsonFile<OfferRecord>(join(this.offersDir, `${sn}.json`));
-  }
-
-  /** Creates the session's offer record; false when one exists already. */
-  createOffer(rec: OfferRecord): Promise<boolean> {
-    return createFileAtomicAsync(join(this.offersDir, `${rec.sn}.json`), JSON.stringify(rec, null, 2) + '\n', SECRET);
-  }
-
-  offerSessions(): string[] {
-    return names(this.offersDir)
-      .filter((n) => /^[0-9a-f]{32}\.json$/.test(n))
-      .map((n) => n.slice(0, -'.json'.length));
-  }
-
-  dispatch(sn: string): DispatchRecord | undefined {
-    try {
-      return readJsonFile<DispatchRecord>(join(this.offersDir, `${sn}.sent.json`));
-    } catch {
-      return undefined; // unreadable after a power loss (see setDispatch): as if absent
-    }
-  }
-
-  /**
-   * Not synced to disk: a record lost in a power failure only means the Sales Agent is sent
-   * again, and the Agent Home acknowledges it as a duplicate (or refuses it as a replay).
-   */
-  setDispatch(sn: string, rec: DispatchRecord): Promise<void> {
-    return writeJsonAtomicAsync(join(this.offersDir, `${sn}.sent.json`), rec, { durable: false });
   }
 
   // ---- contracts ------------------------------------------------------------------------

@@ -4,8 +4,8 @@
  * serve the request and, if so, issues its Sales Agent: the concession list committed in a
  * hash chain, MSG and SG_MSG (agents/sales.ts).
  *
- * Exactly one Sales Agent per session: the offer record `offers/<sn>.json` is created
- * atomically before the agent leaves, and a second invitation (the same Invite Agent again,
+ * Exactly one Sales Agent per session: the offer record (offer-book.ts) is created once,
+ * durably, before the agent leaves, and a second invitation (the same Invite Agent again,
  * or another one for the same session) finds it and issues nothing new. The agent is sent
  * after the visit, so the Invite Agent's journey never waits for it, and re-sent with
  * backoff until the Agent Home acknowledges it (also after a restart). The Agent Home
@@ -20,7 +20,7 @@ import { parleyError, errorToWire } from '../protocol/errors.js';
 import { subjects } from '../protocol/subjects.js';
 import { findOffer, bidsFor } from './catalogue.js';
 import type { CatalogueEntry } from './config.js';
-import type { OfferRecord } from './files.js';
+import type { OfferRecord } from './offer-book.js';
 import { backoffDelay } from '../agents/transport/retry.js';
 import { codeOf, sleep, TRANSIENT_CODES, type StoreContext } from './context.js';
 
@@ -68,7 +68,7 @@ async function visit(ctx: StoreContext, dispatcher: SalesDispatcher, agent: Arri
 
 /** The session's offer record: the existing one, or a new one with a new Sales Agent. */
 export async function ensureOffer(ctx: StoreContext, inv: Invitation, entry: CatalogueEntry): Promise<OfferRecord> {
-  const existing = ctx.files.offer(inv.sn);
+  const existing = ctx.offers.offer(inv.sn);
   if (existing) return existing;
   const bids = bidsFor(entry, inv.request);
   const now = Date.now();
@@ -90,11 +90,11 @@ export async function ensureOffer(ctx: StoreContext, inv: Invitation, entry: Cat
     offer: payload.offer,
     agent: envelope,
   };
-  if (await ctx.files.createOffer(rec)) {
+  if (await ctx.offers.createOffer(rec)) {
     ctx.log(`session ${inv.sn}: interested; Sales Agent ${envelope.id} with ${bids.length} bids for ${inv.request.quantity} × ${entry.item}`);
     return rec;
   }
-  return ctx.files.offer(inv.sn)!;
+  return ctx.offers.offer(inv.sn)!;
 }
 
 /** Delivers Sales Agents to their Agent Home, retrying until acknowledged, refused or expired. */
@@ -113,7 +113,7 @@ export class SalesDispatcher {
    * or done. `rec`: its offer record when the caller has it (else it is read from disk).
    */
   schedule(sn: string, rec?: OfferRecord): void {
-    if (this.inflight.has(sn) || this.ctx.stopping.aborted || this.ctx.files.dispatch(sn)) return;
+    if (this.inflight.has(sn) || this.ctx.stopping.aborted || this.ctx.offers.dispatch(sn)) return;
     const p = new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.run(sn, rec))
       .catch((err) => this.ctx.log(`session ${sn}: Sales Agent not sent: ${(err as Error).message}`))
@@ -123,7 +123,7 @@ export class SalesDispatcher {
 
   /** Offers whose Sales Agent was never acknowledged (a previous run stopped first). */
   resumeAll(): void {
-    for (const sn of this.ctx.files.offerSessions()) if (!this.ctx.files.dispatch(sn)) this.schedule(sn);
+    for (const sn of this.ctx.offers.sessions()) if (!this.ctx.offers.dispatch(sn)) this.schedule(sn);
   }
 
   async idle(): Promise<void> {
@@ -133,18 +133,18 @@ export class SalesDispatcher {
   private async run(sn: string, known?: OfferRecord): Promise<void> {
     const { ctx } = this;
     // `schedule` found no dispatch record, and only this run writes one
-    const rec = known ?? ctx.files.offer(sn);
+    const rec = known ?? ctx.offers.offer(sn);
     if (!rec) return;
     const expires = Date.parse(rec.agent.header.body.expires);
     for (let attempt = 1; !ctx.stopping.aborted; attempt++) {
       if (Date.now() >= expires) {
-        await ctx.files.setDispatch(sn, { state: 'expired', at: new Date().toISOString(), detail: 'the Sales Agent expired before the Agent Home acknowledged it' });
+        await ctx.offers.setDispatch(sn, { state: 'expired', at: new Date().toISOString(), detail: 'the Sales Agent expired before the Agent Home acknowledged it' });
         ctx.log(`session ${sn}: Sales Agent ${rec.agent.id} expired undelivered`);
         return;
       }
       try {
         const ack = await call(ctx.nc, subjects.hostArrive(rec.home), rec.agent, AckSchema, SEND_TIMEOUT_MS);
-        await ctx.files.setDispatch(sn, { state: 'delivered', at: new Date().toISOString(), detail: ack.duplicate ? 'acknowledged (already there)' : 'acknowledged' });
+        await ctx.offers.setDispatch(sn, { state: 'delivered', at: new Date().toISOString(), detail: ack.duplicate ? 'acknowledged (already there)' : 'acknowledged' });
         this.delivered++;
         ctx.log(`session ${sn}: Sales Agent ${rec.agent.id} delivered to ${rec.home}`);
         return;
@@ -152,13 +152,13 @@ export class SalesDispatcher {
         const code = codeOf(err);
         if (code === 'ERR_REPLAY') {
           // the Agent Home already negotiated with this store's offer for the session
-          await ctx.files.setDispatch(sn, { state: 'delivered', at: new Date().toISOString(), detail: 'the Agent Home had already negotiated it' });
+          await ctx.offers.setDispatch(sn, { state: 'delivered', at: new Date().toISOString(), detail: 'the Agent Home had already negotiated it' });
           this.delivered++;
           ctx.log(`session ${sn}: the Agent Home already negotiated with Sales Agent ${rec.agent.id}`);
           return;
         }
         if (!TRANSIENT_CODES.has(code)) {
-          await ctx.files.setDispatch(sn, { state: 'refused', at: new Date().toISOString(), error: errorToWire(err) });
+          await ctx.offers.setDispatch(sn, { state: 'refused', at: new Date().toISOString(), error: errorToWire(err) });
           ctx.log(`session ${sn}: the Agent Home refused Sales Agent ${rec.agent.id}: ${(err as Error).message} (${code})`);
           return;
         }

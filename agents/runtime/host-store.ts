@@ -194,8 +194,8 @@ interface Hosted {
   done: boolean;
   /** the agent's expiry (ms since the epoch): the key is kept until then to refuse a replay */
   expires: number;
-  /** resolves once the arrival is durable (a duplicate is acknowledged only after it) */
-  durable: Promise<void>;
+  /** settles once the arrival is durable (a duplicate is acknowledged only after it) */
+  durable: Promise<unknown>;
 }
 
 /** Compaction once the journal has grown to this size (or to twice what the last one left). */

@@ -13,11 +13,17 @@
  * One process per file: nothing stops a second writer, as with the other files of a data
  * directory.
  */
-import { closeSync, constants, fdatasync, fsync, fsyncSync, ftruncate, ftruncateSync, openSync, readFileSync, renameSync } from 'node:fs';
+import { closeSync, constants, fdatasync, fsync, fsyncSync, ftruncate, ftruncateSync, openSync, readFileSync, readSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fsCall, fsyncDir, writeAllAt } from './atomic-file.js';
 
 const NL = 0x0a;
+
+/** Where a record's line is in the journal file (in bytes, without the newline). */
+export interface LineSpan {
+  offset: number;
+  length: number;
+}
 
 const datasync = (fd: number) => fsCall((d) => fdatasync(fd, d));
 // best effort: the write it follows has failed already, and that failure is what is reported
@@ -25,7 +31,7 @@ const truncate = (fd: number, len: number) => fsCall((d) => ftruncate(fd, len, d
 
 interface Pending {
   line: string;
-  resolve(): void;
+  resolve(offset: number): void;
   reject(err: unknown): void;
 }
 
@@ -51,8 +57,10 @@ export class Journal {
   /**
    * Opens (creating it if absent) the journal at `path` and returns it with the records it
    * holds, oldest first. A damaged tail, from a crash during its last write, is cut off.
+   * With `each`, records are handed to it one by one (with where their line is, for `read`)
+   * instead of being collected.
    */
-  static open(path: string): { journal: Journal; records: unknown[] } {
+  static open(path: string, each?: (record: unknown, at: LineSpan) => void): { journal: Journal; records: unknown[] } {
     let data: Buffer;
     let created = false;
     try {
@@ -67,11 +75,14 @@ export class Journal {
     for (let start = 0; start < data.length; ) {
       const end = data.indexOf(NL, start);
       if (end < 0) break;
+      let record: unknown;
       try {
-        records.push(JSON.parse(data.toString('utf8', start, end)));
+        record = JSON.parse(data.toString('utf8', start, end));
       } catch {
         break;
       }
+      if (each) each(record, { offset: start, length: end - start });
+      else records.push(record);
       good = start = end + 1;
     }
     const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
@@ -88,13 +99,16 @@ export class Journal {
     return this.length;
   }
 
-  /** Appends `record` (JSON-serialisable, or a JSON text without line breaks); resolves once it is durable. */
-  append(record: unknown): Promise<void> {
+  /**
+   * Appends `record` (JSON-serialisable, or a JSON text without line breaks); resolves once
+   * it is durable, with where its line is in the file.
+   */
+  append(record: unknown): Promise<LineSpan> {
     if (this.closed) return Promise.reject(new Error(`journal ${this.path} is closed`));
     const line = (typeof record === 'string' ? record : JSON.stringify(record)) + '\n';
     if (line.indexOf('\n') !== line.length - 1) return Promise.reject(new Error('a journal record must be one line'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ line, resolve, reject });
+      this.queue.push({ line, resolve: (offset) => resolve({ offset, length: Buffer.byteLength(line) - 1 }), reject });
       this.flushing ??= this.flush();
     });
   }
@@ -105,7 +119,7 @@ export class Journal {
       const batch = this.queue;
       this.queue = [];
       try {
-        await this.exclusive(async () => {
+        const start = await this.exclusive(async () => {
           const buf = Buffer.from(batch.map((p) => p.line).join(''), 'utf8');
           try {
             await writeAllAt(this.fd, buf, this.length);
@@ -115,9 +129,15 @@ export class Journal {
             await truncate(this.fd, this.length);
             throw e;
           }
+          const at = this.length;
           this.length += buf.length;
+          return at;
         });
-        for (const p of batch) p.resolve();
+        let offset = start;
+        for (const p of batch) {
+          p.resolve(offset);
+          offset += Buffer.byteLength(p.line);
+        }
       } catch (e) {
         for (const p of batch) p.reject(e);
       }
@@ -151,6 +171,21 @@ export class Journal {
       this.fd = fd;
       this.length = buf.length;
     });
+  }
+
+  /**
+   * The line at `at` (from `open` or `append`, and no `rewrite` since), without its newline.
+   * Synchronous: a record just written is in the page cache, and a read takes microseconds.
+   */
+  read(at: LineSpan): Buffer {
+    if (this.closed) throw new Error(`journal ${this.path} is closed`);
+    const buf = Buffer.allocUnsafe(at.length);
+    for (let got = 0; got < at.length; ) {
+      const n = readSync(this.fd, buf, got, at.length - got, at.offset + got);
+      if (n === 0) throw new Error(`journal ${this.path}: no record at ${at.offset}`);
+      got += n;
+    }
+    return buf;
   }
 
   /** Waits for queued appends, then closes the file. */

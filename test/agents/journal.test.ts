@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { appendFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal } from '../../agents/storage/journal.js';
+import { JournalMap } from '../../agents/storage/journal-map.js';
 import { FileHostStore } from '../../agents/runtime/host-store.js';
 import { createAgent, type Envelope } from '../../agents/runtime/envelope.js';
 import { testPki } from '../helpers/parties.js';
@@ -40,7 +41,7 @@ test('records come back in order after reopening; appends made together share on
   const again = Journal.open(path);
   assert.equal(again.records, [...Array.from({ length: 200 }, (_, i) => ({ i })), { raw: true }]);
   await again.journal.close();
-  const refusal = (p: Promise<void>) => p.then(() => 'written', (e: Error) => e.message);
+  const refusal = (p: Promise<unknown>) => p.then(() => 'written', (e: Error) => e.message);
   assert.match(await refusal(again.journal.append({ late: 1 })), /closed/);
   assert.match(await refusal(Journal.open(join(tmp.path, 'b.jsonl')).journal.append('{"a":\n1}')), /one line/);
 });
@@ -70,6 +71,30 @@ test('rewrite replaces the content; appends made during it land after it', async
   await Promise.all([rewriting, during]);
   await journal.close();
   assert.equal(Journal.open(path).records, [{ kept: 1 }, { after: 1 }]);
+});
+
+test('journal map: one create of a key wins, puts replace, values come back from the file after reopening', async () => {
+  const path = join(tmp.path, 'map.jsonl');
+  const map = JournalMap.open<{ n: number; s?: string }>(path);
+  // created together: exactly one wins, and the loser finds the winner's value
+  const outcomes = await Promise.all([map.create('a', { n: 1 }), map.create('a', { n: 2 })]);
+  assert.equal(outcomes, [true, false]);
+  assert.equal(map.get('a'), { n: 1 });
+  assert.is(await map.create('a', { n: 3 }), false);
+  // multi-byte text: each value is found at its byte offset, not its character offset
+  await Promise.all([map.create('b', { n: 1, s: 'prix 1 300 € — ça va' }), map.put('c', { n: 1 }), map.put('c', { n: 2 })]);
+  await map.put('b', { n: 2, s: '日本' });
+  assert.equal(map.get('b'), { n: 2, s: '日本' });
+  assert.equal(map.get('c'), { n: 2 }, 'the later of two puts made together');
+  assert.is(map.get('none'), undefined);
+  await map.close();
+
+  const again = JournalMap.open<{ n: number; s?: string }>(path);
+  assert.equal(again.keys().sort(), ['a', 'b', 'c']);
+  assert.equal([again.get('a'), again.get('b'), again.get('c')], [{ n: 1 }, { n: 2, s: '日本' }, { n: 2 }]);
+  assert.is(await again.create('b', { n: 9 }), false, 'a key stays taken across a restart');
+  assert.is(readFileSync(path, 'utf8').split('\n').length, 6, 'five records (a, b, c, c, b) and the final newline');
+  await again.close();
 });
 
 test('file host store: arrivals, states and done keys survive a restart; a done key stays a duplicate', async () => {

@@ -278,7 +278,7 @@ test.before(async () => {
   // agents: a Sales Agent for the session (its merchant has negotiated already, so any
   // copy is refused), an Invite Agent coming home whose header has expired, and Invite
   // Agents for stores from a session whose deadline has passed (checked last of all)
-  const offer = world.stores.get(merchant)!.daemon.ctx.files.offer(sn)!;
+  const offer = world.stores.get(merchant)!.daemon.ctx.offers.offer(sn)!;
   const sales = createSalesAgent(m, { sn, home: 'home', template: offer.offer.body.msg.template, bids: offer.bids, expiry: new Date(Date.now() + 600_000) }).envelope;
   const expiredHeader: AgentHeader = { ...(createAgent(home, { kind: INVITE_KIND, sn, itinerary: [{ host: merchant, timeoutMs: 1000 }], payload: {}, ttlMs: 1000 }).header.body as AgentHeader) };
   expiredHeader.expires = new Date(Date.now() - 60_000).toISOString();

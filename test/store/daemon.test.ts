@@ -9,7 +9,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
 import { hostedArrivals } from '../helpers/hosted.js';
@@ -45,7 +45,7 @@ import {
 import { StoreDaemon } from '../../store/daemon.js';
 import { parseStoreConfig, type StoreConfig } from '../../store/config.js';
 import { listContracts } from '../../store/listing.js';
-import type { ContractRecord, DispatchRecord } from '../../store/files.js';
+import type { ContractRecord } from '../../store/files.js';
 
 const test = suite('store daemon');
 const nats = natsSuite(test);
@@ -136,6 +136,15 @@ function record(id: string, contractId: string): ContractRecord | undefined {
   return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as ContractRecord) : undefined;
 }
 
+/** The records of a store's offer book, as written (keys and values), oldest first. */
+function offerLines(id: string): Array<{ k: string; v: unknown }> {
+  const text = readFileSync(join(dataDir(id), 'offers', 'journal.jsonl'), 'utf8');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { k: string; v: unknown });
+}
+
 function filesIn(dir: string): string[] {
   try {
     return readdirSync(dir).filter((n) => !n.startsWith('.'));
@@ -212,7 +221,8 @@ test('an invitation yields exactly one Sales Agent per store and session, even w
   await store('shop-a').idle();
 
   assert.is(store('shop-a').stats.invitesHandled, 2, 'two different Invite Agents visited');
-  assert.equal(filesIn(join(dataDir('shop-a'), 'offers')).sort(), [`${s1.sn}.json`, `${s1.sn}.sent.json`]);
+  assert.equal(offerLines('shop-a').map((l) => l.k), [`offer.${s1.sn}`, `sent.${s1.sn}`], 'one offer and one delivery record');
+  assert.is(store('shop-a').ctx.offers.dispatch(s1.sn)?.state, 'delivered');
   assert.is(store('shop-a').stats.salesAgentsDelivered, 1);
   assert.is(home.ctx.host.runs.get('sales'), 2, 'one Sales Agent from each store reached the Agent Home');
   const session = await home.state.session(s1.sn);
@@ -221,14 +231,17 @@ test('an invitation yields exactly one Sales Agent per store and session, even w
 
 test('after a restart an offer whose delivery was not recorded is sent again; the Agent Home already has it', async () => {
   await store('shop-a').stop();
-  rmSync(join(dataDir('shop-a'), 'offers', `${s1.sn}.sent.json`));
+  // as if the store had died before writing the delivery record
+  const journal = join(dataDir('shop-a'), 'offers', 'journal.jsonl');
+  const kept = readFileSync(journal, 'utf8').split('\n').filter((l) => l && !l.startsWith(`{"k":"sent.${s1.sn}"`));
+  writeFileSync(journal, kept.map((l) => l + '\n').join(''));
   const restarted = await startStore('shop-a');
-  await until('re-delivery', 5000, async () => {
+  const sent = await until('re-delivery', 5000, async () => {
     await restarted.idle();
-    return existsSync(join(dataDir('shop-a'), 'offers', `${s1.sn}.sent.json`)) ? true : undefined;
+    return restarted.ctx.offers.dispatch(s1.sn);
   });
-  const sent = JSON.parse(readFileSync(join(dataDir('shop-a'), 'offers', `${s1.sn}.sent.json`), 'utf8')) as DispatchRecord;
   assert.is(sent.state, 'delivered');
+  assert.equal(offerLines('shop-a').map((l) => l.k), [`offer.${s1.sn}`, `sent.${s1.sn}`], 'the record is back in the journal');
   assert.match(sent.detail ?? '', /already negotiated/);
   assert.is(home.ctx.host.runs.get('sales'), 2, 'no second negotiation');
   assert.is(await restarted.registered, true);
