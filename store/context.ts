@@ -10,6 +10,7 @@ import { isParleyError, type ErrorCode } from '../protocol/errors.js';
 import type { StoreConfig } from './config.js';
 import type { StoreFiles } from './files.js';
 import type { OfferBook } from './offer-book.js';
+import type { ReplayGuard } from './replay-guard.js';
 
 export interface StoreContext {
   nc: NatsConnection;
@@ -19,6 +20,7 @@ export interface StoreContext {
   ca: ParsedCertificate;
   files: StoreFiles;
   offers: OfferBook;
+  seen: ReplayGuard;
   /** aborted when the daemon stops: retry loops end, sleeps wake up */
   stopping: AbortSignal;
   log(line: string): void;

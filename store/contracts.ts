@@ -109,11 +109,11 @@ export class ContractDesk {
 
   /** Acts on a request id at most once; a replay gets the reply already given. A failure leaves no trace. */
   private async once<S extends z.ZodObject>(op: Operation<S>, req: OpenedRequest<z.infer<S>>): Promise<Uint8Array> {
-    const files = this.ctx.files;
+    const { seen } = this.ctx;
     const id = req.body.id;
     const claim = { type: op.type, signer: req.signer.id, at: new Date().toISOString() };
-    if (!(await files.claimRequest(id, claim))) {
-      const prior = files.seen(id);
+    if (!seen.claim(id, claim)) {
+      const prior = seen.seen(id);
       if (prior?.reply && prior.type === op.type && prior.signer === req.signer.id) {
         return op.replay ? okReply(op.replay(req)) : Buffer.from(prior.reply, 'base64');
       }
@@ -123,11 +123,11 @@ export class ContractDesk {
     try {
       body = await op.handle(req);
     } catch (e) {
-      files.dropRequest(id);
+      seen.drop(id);
       throw e;
     }
     const reply = okReply(body);
-    await files.saveReply(id, { ...claim, reply: Buffer.from(reply).toString('base64') });
+    await seen.saveReply(id, { ...claim, reply: Buffer.from(reply).toString('base64') });
     return reply;
   }
 

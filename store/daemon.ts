@@ -23,6 +23,7 @@ import { MAX_CLOCK_SKEW_MS } from '../protocol/signed-request.js';
 import type { StoreConfig } from './config.js';
 import { StoreFiles } from './files.js';
 import { OfferBook } from './offer-book.js';
+import { ReplayGuard } from './replay-guard.js';
 import { KeyedLock, type StoreContext } from './context.js';
 import { inviteBehaviour, SalesDispatcher } from './offers.js';
 import { ContractDesk } from './contracts.js';
@@ -83,8 +84,9 @@ export class StoreDaemon {
     const files = new StoreFiles(opts.dataDir);
     for (const d of [files.dir, files.agentsDir, files.offersDir, files.contractsDir, files.seenDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
     const offers = await OfferBook.open(files.offersDir);
+    const seen = await ReplayGuard.open(files.seenDir, SEEN_TTL_MS);
     const abort = new AbortController();
-    const ctx: StoreContext = { nc: opts.nc, config, self, trust: opts.trust, ca: opts.ca, files, offers, stopping: abort.signal, log: opts.log ?? (() => undefined) };
+    const ctx: StoreContext = { nc: opts.nc, config, self, trust: opts.trust, ca: opts.ca, files, offers, seen, stopping: abort.signal, log: opts.log ?? (() => undefined) };
     return new StoreDaemon(ctx, abort);
   }
 
@@ -122,8 +124,7 @@ export class StoreDaemon {
     await this.host.start();
     this.dispatcher.resumeAll();
     this.resolver.resumeAll();
-    ctx.files.pruneSeen(SEEN_TTL_MS);
-    this.pruneTimer = setInterval(() => ctx.files.pruneSeen(SEEN_TTL_MS), 60_000);
+    this.pruneTimer = setInterval(() => ctx.seen.prune(), 60_000);
     this.pruneTimer.unref();
     this.registration = registerWithHome(ctx).catch((err) => {
       ctx.log(`registration failed: ${(err as Error).message}`);
@@ -141,6 +142,7 @@ export class StoreDaemon {
     await Promise.allSettled([this.registration, this.dispatcher.idle(), this.resolver.idle()]);
     await this.hostStore.close();
     await this.ctx.offers.close();
+    await this.ctx.seen.close();
   }
 
   /** Waits until no Invite Agent, Sales Agent delivery or resolve is in progress (tests). */

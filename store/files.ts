@@ -12,12 +12,12 @@
  *                                       known the buyer's full signature SG (0600)
  *   contracts/<contractId>.jws.json     the complete contract (general JWS JSON), for
  *                                       `parley verify`
- *   seen/<requestId>.json               request ids already acted on and the reply given
- *                                       (kept for twice the accepted clock skew)
+ *   seen/journal.jsonl                  request ids already acted on and the reply given
+ *                                       (kept for twice the accepted clock skew; replay-guard.ts)
  *
  * One process per data directory.
  */
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFileAtomicAsync, readJsonFile, writeFileAtomicAsync, writeJsonAtomicAsync } from '../agents/storage/atomic-file.js';
 import type { Bid } from '../protocol/commerce.js';
@@ -58,14 +58,6 @@ export interface ContractRecord {
   resolveAttempts?: number;
   lastError?: WireError;
   updated: string;
-}
-
-export interface SeenRecord {
-  type: string;
-  signer: string;
-  at: string;
-  /** base64 of the reply bytes; absent while the request is being handled */
-  reply?: string;
 }
 
 const SECRET = 0o600;
@@ -128,41 +120,6 @@ export class StoreFiles {
   /** Points the session at a new contract (the earlier one ended without binding anyone). */
   reassignSession(sn: string, contractId: string): Promise<void> {
     return writeJsonAtomicAsync(join(this.dir, 'sessions', `${sn}.json`), { contractId, at: new Date().toISOString() });
-  }
-
-  // ---- replay guard ---------------------------------------------------------------------
-
-  seen(requestId: string): SeenRecord | undefined {
-    return readJsonFile<SeenRecord>(join(this.seenDir, `${requestId}.json`));
-  }
-
-  claimRequest(requestId: string, rec: SeenRecord): Promise<boolean> {
-    return createFileAtomicAsync(join(this.seenDir, `${requestId}.json`), JSON.stringify(rec) + '\n');
-  }
-
-  saveReply(requestId: string, rec: SeenRecord): Promise<void> {
-    return writeJsonAtomicAsync(join(this.seenDir, `${requestId}.json`), rec);
-  }
-
-  dropRequest(requestId: string): void {
-    rmSync(join(this.seenDir, `${requestId}.json`), { force: true });
-  }
-
-  /** Forgets request ids older than `maxAgeMs`: their timestamps are outside the window by now. */
-  pruneSeen(maxAgeMs: number, now = Date.now()): number {
-    let removed = 0;
-    for (const n of names(this.seenDir)) {
-      const p = join(this.seenDir, n);
-      try {
-        if (now - statSync(p).mtimeMs > maxAgeMs) {
-          rmSync(p, { force: true });
-          removed++;
-        }
-      } catch {
-        // gone meanwhile
-      }
-    }
-    return removed;
   }
 }
 

@@ -282,7 +282,8 @@ test('the contract responder refuses bad offers and stores nothing', async () =>
   await rejectsCode(() => completeContract('shop-a', alice, honest.contractId, honest.sg), 'ERR_NOT_FOUND', 'complete before offer');
 
   assert.equal(filesIn(join(dir, 'contracts')), [], 'no contract stored');
-  assert.equal(filesIn(join(dir, 'seen')), [], 'no request id kept');
+  assert.is(store('shop-a').ctx.seen.size, 0, 'no request id kept');
+  assert.is(readFileSync(join(dir, 'seen', 'journal.jsonl'), 'utf8'), '', 'nothing written for a request that failed');
   assert.equal(filesIn(join(dir, 'sessions')), [], 'no session claimed');
   assert.is(store('shop-a').stats.offersCountersigned, 0);
 });
