@@ -24,7 +24,7 @@ import * as assert from 'uvu/assert';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
-import { hostedArrivals } from '../helpers/hosted.js';
+import { hostedArrivals, storedOffer } from '../helpers/hosted.js';
 import { natsSuite } from '../helpers/nats.js';
 import { startParley, type ParleyProcess } from '../helpers/processes.js';
 import { REPO_ROOT, tempDir } from '../helpers/paths.js';
@@ -127,7 +127,7 @@ const validFile = (file: string | undefined) => !!file && checkContract(JSON.par
 
 /** What a store's committed bids give under the buyer's rules: the first bid they accept. */
 function expectedAgreement(store: string, sn: string): { merchant: string; index: number; bid: Bid } | undefined {
-  const offer = JSON.parse(readFileSync(join(storeDir(store), 'offers', `${sn}.json`), 'utf8')) as { bids: Bid[]; request: Parameters<ReturnType<typeof compileRules>['evaluate']>[0] };
+  const offer = storedOffer(storeDir(store), sn);
   const rules = compileRules(parseRules(JSON.parse(readFileSync(RULES, 'utf8'))));
   const i = offer.bids.findIndex((b) => rules.evaluate(offer.request, b).accept);
   return i < 0 ? undefined : { merchant: store, index: i + 1, bid: offer.bids[i]! };

@@ -19,7 +19,7 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
-import { hostedArrivals } from '../helpers/hosted.js';
+import { hostedArrivals, storedOffer } from '../helpers/hosted.js';
 import { natsSuite } from '../helpers/nats.js';
 import { tempDir } from '../helpers/paths.js';
 import { testPki, type TestPki } from '../helpers/parties.js';
@@ -117,7 +117,7 @@ async function complete(sn: string): Promise<void> {
 
 /** What a store's committed bids give under the buyer's rules: the first bid they accept. */
 function expectedAgreement(store: { id: string; dataDir: string }, sn: string): { merchant: string; index: number; bid: Bid } | undefined {
-  const offer = JSON.parse(readFileSync(join(store.dataDir, 'offers', `${sn}.json`), 'utf8')) as { bids: Bid[]; request: Parameters<ReturnType<typeof compileRules>['evaluate']>[0] };
+  const offer = storedOffer(store.dataDir, sn);
   const rules = compileRules(parseRules(exampleRules()));
   const i = offer.bids.findIndex((b) => rules.evaluate(offer.request, b).accept);
   return i < 0 ? undefined : { merchant: store.id, index: i + 1, bid: offer.bids[i]! };
