@@ -79,7 +79,7 @@ export function salesBehaviour(ctx: HomeContext): KindBehaviour {
           proof: { offer: stored.offer as Agreement['proof']['offer'], reveals: stored.rounds.map((r) => ({ bid: r.bid, next: r.next })) },
           at: stored.at,
         };
-        await ctx.state.createOnce(ctx.state.agreements, `${sn}.${sa.merchant}`, agreement);
+        await ctx.state.createAgreement(agreement);
       }
       // logged before the session records it: once the session has it, a restart no longer lets this agent through
       const key = `${sn}.${sa.merchant}`;

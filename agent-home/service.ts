@@ -185,5 +185,6 @@ export class AgentHome {
     await this.ctx.tracker.stop();
     this.ctx.sessionWaits.stop();
     await this.ctx.host.stop();
+    this.ctx.state.close();
   }
 }

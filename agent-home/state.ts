@@ -26,7 +26,7 @@ import type { JwsSignature } from '../crypto/jws.js';
 import type { AbortToken, MailMessage } from '../protocol/exchange.js';
 import type { Round } from '../agents/negotiation.js';
 import type { Envelope, Visit } from '../agents/runtime/envelope.js';
-import { KvUpdater } from '../agents/storage/kv.js';
+import { KvUpdater, watchEntries } from '../agents/storage/kv.js';
 import { KvClient } from '../agents/storage/kv-client.js';
 import { retry } from '../agents/transport/retry.js';
 import { readAuditLog, type AuditEntry } from './audit.js';
@@ -119,9 +119,20 @@ export interface StoredReply {
 export const MAILBOX_STREAM = 'PARLEY_MAILBOX';
 export const mailboxSubject = (buyer: string) => `parley.v1.mailbox.${buyer}`;
 
+/** How many agreements a process keeps in memory (they never change once stored). */
+const AGREEMENTS_KEPT = 4096;
+
 export class HomeState {
   /** compare-and-set updates, one queue per bucket (see KvUpdater) */
   private readonly updaters = new Map<KV, KvUpdater>();
+  /**
+   * The merchant directory, kept up to date by a watch from the first `merchants()` on:
+   * every session reads it, and it changes only when a merchant registers
+   */
+  private directoryView?: Promise<Map<string, DirectoryEntry>>;
+  private stopDirectoryWatch?: () => void;
+  /** agreements this process stored or read, oldest first: the buyer's results read them again */
+  private readonly agreementsKept = new Map<string, Agreement>();
   private constructor(
     /** reads and writes of each bucket, past nats.js's per-request overhead (kv-client.ts) */
     private readonly clients: Map<KV, KvClient>,
@@ -236,8 +247,24 @@ export class HomeState {
   negotiation(sn: string, merchant: string) {
     return this.read<NegotiationRecord>(this.negotiations, `${sn}.${merchant}`);
   }
-  agreement(sn: string, merchant: string) {
-    return this.read<Agreement>(this.agreements, `${sn}.${merchant}`);
+  async agreement(sn: string, merchant: string): Promise<Agreement | undefined> {
+    const key = `${sn}.${merchant}`;
+    const kept = this.agreementsKept.get(key);
+    if (kept) return kept;
+    const a = await this.read<Agreement>(this.agreements, key);
+    if (a) this.keepAgreement(key, a);
+    return a;
+  }
+  /** Stores the agreement unless one exists (createOnce); true when `a` is (now) the record. */
+  async createAgreement(a: Agreement): Promise<boolean> {
+    const key = `${a.sn}.${a.merchant}`;
+    const ours = await this.createOnce(this.agreements, key, a);
+    if (ours) this.keepAgreement(key, a);
+    return ours;
+  }
+  private keepAgreement(key: string, a: Agreement): void {
+    if (this.agreementsKept.size >= AGREEMENTS_KEPT) this.agreementsKept.delete(this.agreementsKept.keys().next().value!);
+    this.agreementsKept.set(key, a);
   }
   exchange(contractId: string) {
     return this.read<ExchangeRecord>(this.exchanges, contractId);
@@ -249,14 +276,49 @@ export class HomeState {
   }
   async register(entry: DirectoryEntry): Promise<void> {
     await this.put(this.directory, entry.id, entry);
+    // seen at once here; other processes see it through their watch
+    (await this.directoryView)?.set(entry.id, entry);
   }
+  /**
+   * Every registered merchant, by id. From a watch of the directory kept from the first call
+   * on (a registration made through another process shows up milliseconds later); when the
+   * watch cannot be set up, read from the bucket.
+   */
   async merchants(): Promise<DirectoryEntry[]> {
-    const out: DirectoryEntry[] = [];
-    for (const k of await this.keysOf('parley_directory')) {
-      const e = await this.read<DirectoryEntry>(this.directory, k);
-      if (e) out.push(e);
+    this.directoryView ??= this.watchDirectory().catch((e: unknown) => {
+      this.directoryView = undefined;
+      throw e;
+    });
+    let view: Map<string, DirectoryEntry>;
+    try {
+      view = await this.directoryView;
+    } catch {
+      view = new Map();
+      for (const k of await this.keysOf('parley_directory')) {
+        const e = await this.read<DirectoryEntry>(this.directory, k);
+        if (e) view.set(k, e);
+      }
     }
-    return out.sort((a, b) => a.id.localeCompare(b.id));
+    return [...view.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+  private async watchDirectory(): Promise<Map<string, DirectoryEntry>> {
+    const view = new Map<string, DirectoryEntry>();
+    const dec = new TextDecoder();
+    this.stopDirectoryWatch = await watchEntries(
+      this.directory,
+      (e) => {
+        if (e.operation === 'PUT') view.set(e.key, JSON.parse(dec.decode(e.value)) as DirectoryEntry);
+        else view.delete(e.key);
+      },
+      { initTimeoutMs: 10_000 },
+    );
+    return view;
+  }
+  /** Stops the directory watch (the process keeps no other subscription here). */
+  close(): void {
+    this.stopDirectoryWatch?.();
+    this.stopDirectoryWatch = undefined;
+    this.directoryView = undefined;
   }
   async sessionNumbers(): Promise<string[]> {
     return (await this.keysOf('parley_sessions')).sort();
