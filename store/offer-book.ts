@@ -85,8 +85,12 @@ export class OfferBook {
     return this.map.get(sentKey(sn)) as DispatchRecord | undefined;
   }
 
+  /**
+   * Lazy (agents/storage/journal.ts): a delivery record lost in a crash only means that the
+   * Sales Agent is sent again, and the Agent Home answers that it has it.
+   */
   setDispatch(sn: string, rec: DispatchRecord): Promise<void> {
-    return this.map.put(sentKey(sn), rec);
+    return this.map.put(sentKey(sn), rec, { lazy: true });
   }
 
   close(): Promise<void> {

@@ -276,8 +276,17 @@ export class FileHostStore implements HostStore {
     if (!h) throw new Error(`no arrival stored under ${key}`);
     // memory first, so that a compaction starting meanwhile writes the new state too
     const before = { ...h };
+    // done after handled: if that record is lost in a crash, the agent is only sent on
+    // again, and the next host acknowledges it as a duplicate; so it goes out with the next
+    // synced batch rather than costing one of its own, and nothing waits for it
+    const lazy = state.phase === 'done' && h.state?.phase === 'handled';
     if (state.phase === 'done') Object.assign(h, { done: true, raw: undefined, state: undefined });
     else h.state = state;
+    if (lazy) {
+      void this.journal.append(journalLine.done(key, h.expires), { lazy: true }).catch(() => undefined);
+      if (this.journal.size >= this.compactAt) void this.compact();
+      return revision + 1;
+    }
     try {
       await this.journal.append(state.phase === 'done' ? journalLine.done(key, h.expires) : journalLine.st(key, state));
     } catch (e) {

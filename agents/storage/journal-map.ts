@@ -77,9 +77,12 @@ export class JournalMap<V> {
     return p;
   }
 
-  /** Stores `value` under `key`, replacing what it had; resolves once it is durable. */
-  async put(key: string, value: V): Promise<void> {
-    const at = await this.journal.append(JSON.stringify({ k: key, v: value } satisfies Line<V>));
+  /**
+   * Stores `value` under `key`, replacing what it had; resolves once it is durable (and
+   * `get` returns it). `lazy`: as the journal's, for a record whose loss costs only redone work.
+   */
+  async put(key: string, value: V, opts: { lazy?: boolean } = {}): Promise<void> {
+    const at = await this.journal.append(JSON.stringify({ k: key, v: value } satisfies Line<V>), opts);
     // puts of one key made together land in order; the latest line is the value
     const known = this.index.get(key);
     if (!known || known.offset < at.offset) this.index.set(key, at);

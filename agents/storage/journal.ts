@@ -35,6 +35,9 @@ const DSYNC = constants.O_DSYNC ?? 0;
 // best effort: the write it follows has failed already, and that failure is what is reported
 const truncate = (fd: number, len: number) => fsCall((d) => ftruncate(fd, len, d)).catch(() => undefined);
 
+/** How long a lazy record waits for a synced batch to go with, at most. */
+const LAZY_MS = 100;
+
 interface Pending {
   line: string;
   resolve(offset: number): void;
@@ -46,6 +49,11 @@ export class Journal {
   /** bytes of complete records in the file: where the next batch goes */
   private length: number;
   private queue: Pending[] = [];
+  /** records in the queue that are not lazy: a batch is written at once when there are any */
+  private eager = 0;
+  /** set when the lazy records' wait is over (or the journal closes): the queue is written */
+  private due = false;
+  private lazyTimer?: ReturnType<typeof setTimeout>;
   private flushing?: Promise<void>;
   /** flushes and rewrites run one at a time, in order */
   private lock: Promise<unknown> = Promise.resolve();
@@ -108,22 +116,38 @@ export class Journal {
   /**
    * Appends `record` (JSON-serialisable, or a JSON text without line breaks); resolves once
    * it is durable, with where its line is in the file.
+   *
+   * `lazy`: for a record whose loss in a crash costs nothing but redoing some work, it waits
+   * up to LAZY_MS to go out with the next batch instead of costing a synced write of its
+   * own. Records still land in the order they were appended.
    */
-  append(record: unknown): Promise<LineSpan> {
+  append(record: unknown, opts: { lazy?: boolean } = {}): Promise<LineSpan> {
     if (this.closed) return Promise.reject(new Error(`journal ${this.path} is closed`));
     const line = (typeof record === 'string' ? record : JSON.stringify(record)) + '\n';
     if (line.indexOf('\n') !== line.length - 1) return Promise.reject(new Error('a journal record must be one line'));
     return new Promise((resolve, reject) => {
       this.queue.push({ line, resolve: (offset) => resolve({ offset, length: Buffer.byteLength(line) - 1 }), reject });
-      this.flushing ??= this.flush();
+      if (opts.lazy) this.lazyTimer ??= setTimeout(() => this.flushDue(), LAZY_MS);
+      else {
+        this.eager++;
+        this.flushing ??= this.flush();
+      }
     });
   }
 
-  /** Writes what is queued, batch after batch, until nothing is left. */
+  private flushDue(): void {
+    this.lazyTimer = undefined;
+    this.due = true;
+    this.flushing ??= this.flush();
+  }
+
+  /** Writes what is queued, batch after batch, while a record in it is not lazy (or the wait is over). */
   private async flush(): Promise<void> {
-    while (this.queue.length) {
+    while (this.queue.length && (this.eager > 0 || this.due)) {
       const batch = this.queue;
       this.queue = [];
+      this.eager = 0;
+      this.due = false;
       try {
         const start = await this.exclusive(async () => {
           const buf = Buffer.from(batch.map((p) => p.line).join(''), 'utf8');
@@ -151,6 +175,10 @@ export class Journal {
     // in the same synchronous step as the last look at the queue: an append made after it
     // starts a new flush
     this.flushing = undefined;
+    if (this.queue.length === 0 && this.lazyTimer) {
+      clearTimeout(this.lazyTimer);
+      this.lazyTimer = undefined;
+    } else if (this.queue.length) this.lazyTimer ??= setTimeout(() => this.flushDue(), LAZY_MS);
   }
 
   /**
@@ -195,9 +223,10 @@ export class Journal {
     return buf;
   }
 
-  /** Waits for queued appends, then closes the file. */
+  /** Waits for queued appends (lazy ones written at once), then closes the file. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.lazyTimer) this.flushDue();
     while (this.flushing) await this.flushing;
     await this.exclusive(async () => closeSync(this.fd));
   }

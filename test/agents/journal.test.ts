@@ -73,6 +73,22 @@ test('rewrite replaces the content; appends made during it land after it', async
   assert.equal(Journal.open(path).records, [{ kept: 1 }, { after: 1 }]);
 });
 
+test('lazy records wait for the next batch (or 100 ms), keep their order, and are written on close', async () => {
+  const path = join(tmp.path, 'lazy.jsonl');
+  const { journal } = Journal.open(path);
+  const since = (t0: number) => (p: Promise<unknown>) => p.then(() => Date.now() - t0);
+  let t0 = Date.now();
+  const alone = await since(t0)(journal.append({ lazy: 1 }, { lazy: true }));
+  assert.ok(alone >= 90, `a lazy record alone waits for its batch (${alone} ms)`);
+  t0 = Date.now();
+  const [lazy, eager] = await Promise.all([since(t0)(journal.append({ lazy: 2 }, { lazy: true })), since(t0)(journal.append({ eager: 3 }))]);
+  assert.ok(lazy < 90 && Math.abs(lazy - eager) < 20, `it goes out with the next record that is not lazy (${lazy} ms, ${eager} ms)`);
+  const pending = journal.append({ lazy: 4 }, { lazy: true });
+  await journal.close();
+  await pending;
+  assert.equal(Journal.open(path).records, [{ lazy: 1 }, { lazy: 2 }, { eager: 3 }, { lazy: 4 }]);
+});
+
 test('journal map: one create of a key wins, puts replace, values come back from the file after reopening', async () => {
   const path = join(tmp.path, 'map.jsonl');
   const map = JournalMap.open<{ n: number; s?: string }>(path);
@@ -119,6 +135,21 @@ test('file host store: arrivals, states and done keys survive a restart; a done 
   assert.is(await reopened.envelope('b.0'), undefined, 'the envelope of finished work is not kept');
   assert.is(await reopened.accept('b.0', b), 'duplicate', 'a finished agent delivered again is not run again');
   assert.is(await reopened.state('never'), undefined);
+  await reopened.close();
+});
+
+test('file host store: done after handled is written lazily, and is on disk after close', async () => {
+  const dir = join(tmp.path, 'lazy-done');
+  const store = new FileHostStore(dir);
+  await store.accept('a.0', agent());
+  await store.setState('a.0', { phase: 'handled', note: 'n', outgoing: null }, 0);
+  const t0 = Date.now();
+  await store.setState('a.0', { phase: 'done' }, 1);
+  assert.ok(Date.now() - t0 < 50, 'nothing waits for it');
+  assert.equal(await store.pending(), []);
+  await store.close();
+  const reopened = new FileHostStore(dir);
+  assert.equal(await reopened.pending(), [], 'done survives a clean stop');
   await reopened.close();
 });
 
