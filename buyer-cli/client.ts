@@ -264,7 +264,7 @@ export class BuyerClient {
     }
     const sk = restoreKey(session.key);
     // after a restart, the very same offer is sent again (the merchant answers it idempotently)
-    let x = existing ?? (await this.prepare(sn, merchant, opts));
+    let x = existing ?? (await this.prepareFor(session, merchant, opts, sk));
     const storeSubject = (op: 'offer' | 'complete') => subjects.storeContract(merchant, op);
     if (x.state === 'offered') {
       let reply;
@@ -310,12 +310,19 @@ export class BuyerClient {
    * Builds the contract for the agreement with `merchant` and its partial signature SG1,
    * and saves the exchange before anything leaves (state 'offered').
    */
-  async prepare(sn: string, merchant: string, opts: SignOptions = {}): Promise<ExchangeFile> {
-    const known = this.o.files.session(sn).agreements?.find((a) => a.merchant === merchant);
+  prepare(sn: string, merchant: string, opts: SignOptions = {}): Promise<ExchangeFile> {
+    return this.prepareFor(this.o.files.session(sn), merchant, opts);
+  }
+
+  /** `sk`: the session's key when the caller has restored it already (its checks take a while). */
+  private async prepareFor(session: SessionFile, merchant: string, opts: SignOptions, sk?: SessionKey): Promise<ExchangeFile> {
+    const { sn } = session;
+    const known = session.agreements?.find((a) => a.merchant === merchant);
     const agreement = known ?? (await this.results(sn)).agreements.find((a) => a.merchant === merchant);
     if (!agreement) throw parleyError('ERR_AGREEMENT_UNKNOWN', `no agreement with ${merchant} in session ${sn}`);
-    const session = this.o.files.session(sn);
-    const x = this.prepareContract(session, restoreKey(session.key), agreement, parseCertificate(session.homeCert), opts);
+    // the session as stored (results, when it ran, has just added the agreements)
+    if (!known) session = this.o.files.session(sn);
+    const x = this.prepareContract(session, sk ?? restoreKey(session.key), agreement, parseCertificate(session.homeCert), opts);
     this.o.files.saveExchange(x);
     return x;
   }
