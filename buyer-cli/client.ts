@@ -258,7 +258,7 @@ export class BuyerClient {
   async sign(sn: string, merchant: string, opts: SignOptions = {}): Promise<SignOutcome> {
     const files = this.o.files;
     const session = files.session(sn);
-    const existing = files.exchangeWith(sn, merchant);
+    const existing = files.exchangeWith(sn, merchant, new Date(session.created));
     if (existing && existing.state !== 'offered' && existing.state !== 'countersigned') {
       return { contractId: existing.contractId, state: existing.state, contractFile: existing.contractFile, merchant };
     }

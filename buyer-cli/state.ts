@@ -10,7 +10,7 @@
  * The session key is written before the partial signature leaves, so a buyer killed at any
  * point can finish (complete or abort) after restart.
  */
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../agents/storage/atomic-file.js';
 import type { PurchaseRequest } from '../protocol/commerce.js';
@@ -136,9 +136,25 @@ export class BuyerFiles {
       .filter((x): x is ExchangeFile => !!x);
   }
 
-  /** The exchange of a session with a merchant, if the buyer started one. */
-  exchangeWith(sn: string, merchant: string): ExchangeFile | undefined {
-    return this.exchanges().find((x) => x.sn === sn && x.merchant === merchant);
+  /**
+   * The exchange of a session with a merchant, if the buyer started one. `since`: when the
+   * session was created. An exchange file last written more than an hour before it (the
+   * margin allows for a clock set back) belongs to an older session and is not read: a
+   * buyer with years of contracts looks at each file's time instead of reading them all.
+   */
+  exchangeWith(sn: string, merchant: string, since?: Date): ExchangeFile | undefined {
+    const dir = join(this.dir, 'exchanges');
+    const oldest = since ? since.getTime() - 3600_000 : -Infinity;
+    for (const id of list(dir)) {
+      try {
+        if (statSync(join(dir, `${id}.json`)).mtimeMs < oldest) continue;
+      } catch {
+        continue; // gone meanwhile
+      }
+      const x = this.exchange(id);
+      if (x?.sn === sn && x.merchant === merchant) return x;
+    }
+    return undefined;
   }
 
   saveContract(contractId: string, jws: unknown): string {
