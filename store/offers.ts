@@ -144,16 +144,17 @@ export class SalesDispatcher {
       }
       try {
         const ack = await call(ctx.nc, subjects.hostArrive(rec.home), rec.agent, AckSchema, SEND_TIMEOUT_MS);
-        await ctx.offers.setDispatch(sn, { state: 'delivered', at: new Date().toISOString(), detail: ack.duplicate ? 'acknowledged (already there)' : 'acknowledged' });
+        // counted at once: the record below is lazy, and may take a moment
         this.delivered++;
+        await ctx.offers.setDispatch(sn, { state: 'delivered', at: new Date().toISOString(), detail: ack.duplicate ? 'acknowledged (already there)' : 'acknowledged' });
         ctx.log(`session ${sn}: Sales Agent ${rec.agent.id} delivered to ${rec.home}`);
         return;
       } catch (err) {
         const code = codeOf(err);
         if (code === 'ERR_REPLAY') {
           // the Agent Home already negotiated with this store's offer for the session
-          await ctx.offers.setDispatch(sn, { state: 'delivered', at: new Date().toISOString(), detail: 'the Agent Home had already negotiated it' });
           this.delivered++;
+          await ctx.offers.setDispatch(sn, { state: 'delivered', at: new Date().toISOString(), detail: 'the Agent Home had already negotiated it' });
           ctx.log(`session ${sn}: the Agent Home already negotiated with Sales Agent ${rec.agent.id}`);
           return;
         }
