@@ -17,7 +17,7 @@
  * Each event has a message id (`<event>:<key>`), so an append repeated after a crash or a
  * lost acknowledgement is stored once.
  */
-import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import { headers, type JetStreamManager, type NatsConnection } from 'nats';
 import { canonicalBytes, type JsonValue } from '../crypto/canonical.js';
 import { toHex } from '../crypto/bytes.js';
 import { sha256 } from '../crypto/hash.js';
@@ -26,6 +26,7 @@ import { isParleyError } from '../crypto/errors.js';
 import { checkPartyId } from '../protocol/subjects.js';
 import { isTransient, retry } from '../agents/transport/retry.js';
 import { WRONG_LAST_SEQUENCE } from '../agents/storage/kv-client.js';
+import { JetStreamReplies } from '../agents/storage/js-replies.js';
 
 export const AUDIT_STREAM = 'PARLEY_AUDIT';
 export const AUDIT_TYPE = 'audit-record';
@@ -109,7 +110,8 @@ export class AuditLog {
   appended = 0;
 
   private constructor(
-    private readonly js: JetStreamClient,
+    /** appends, as plain publishes awaiting their PubAck (js-replies.ts) */
+    private readonly js: JetStreamReplies,
     private readonly jsm: JetStreamManager,
     private readonly subject: string,
     private readonly secretKey: Uint8Array,
@@ -118,7 +120,7 @@ export class AuditLog {
   static async open(nc: NatsConnection, self: { id: string; secretKey: Uint8Array }, opts: { replicas?: number } = {}): Promise<AuditLog> {
     const jsm = await nc.jetstreamManager();
     await retry(() => ensureAuditStream(jsm, opts.replicas));
-    return new AuditLog(nc.jetstream(), jsm, auditSubject(self.id), self.secretKey);
+    return new AuditLog(new JetStreamReplies(nc, `stream ${AUDIT_STREAM}`), jsm, auditSubject(self.id), self.secretKey);
   }
 
   /**
@@ -161,7 +163,11 @@ export class AuditLog {
       const sent = todo.map((item) => {
         const body: AuditRecord = { seq: seq + 1, at: new Date().toISOString(), event: item.event, ...(item.sn ? { sn: item.sn } : {}), details: item.details, prev: hash };
         const raw = canonicalBytes(signObject(AUDIT_TYPE, body, this.secretKey));
-        const ack = this.js.publish(this.subject, raw, { msgID: item.msgID, expect: { lastSequence: seq } });
+        // the message id makes a repeated append a duplicate; the expected last sequence keeps the chain from forking
+        const h = headers();
+        h.set('Nats-Msg-Id', item.msgID);
+        h.set('Nats-Expected-Last-Sequence', String(seq));
+        const ack = this.js.publish(this.subject, raw, h);
         seq += 1;
         hash = hashOf(raw);
         return { item, ack, hash };
@@ -181,8 +187,8 @@ export class AuditLog {
           continue;
         }
         chainIntact = false;
-        const e = r.reason as { api_error?: { err_code?: number } };
-        const conflict = e.api_error?.err_code === WRONG_LAST_SEQUENCE;
+        const e = r.reason as { apiError?: { err_code?: number } };
+        const conflict = e.apiError?.err_code === WRONG_LAST_SEQUENCE;
         // another process appended first (or JetStream was briefly away): link to the new tail
         if (attempt >= 50 || (!conflict && !isTransient(e))) item.reject(r.reason);
         else again.push(item);

@@ -1,17 +1,13 @@
 /**
  * One JetStream KV bucket on a hot path, through plain NATS messages that share one reply
- * subscription: a write is a publish to the key's subject (`$KV.<bucket>.<key>`,
- * JetStream's default API prefix) that waits for the server's PubAck, sent only after the
- * server has stored it, exactly as with `kv.put`; a read is a direct get of the key's last
- * message (`$JS.API.DIRECT.GET.KV_<bucket>.$KV.<bucket>.<key>`), as `kv.get` sends it.
- *
- * Why not nats.js's `kv.get` / `kv.create` / `kv.put`: every nats.js request builds three
- * Error objects with stack traces (an async-trace context, a ready-made timeout error, and
- * a "cancelled" error even on success) plus layers of option handling. Measured here: a
- * read cost its client 260-440 µs of CPU through `kv.get` and 130 µs this way; on the
+ * subscription (js-replies.ts): a write is a publish to the key's subject
+ * (`$KV.<bucket>.<key>`, JetStream's default API prefix) that waits for the server's
+ * PubAck, exactly as with `kv.put`; a read is a direct get of the key's last message
+ * (`$JS.API.DIRECT.GET.KV_<bucket>.$KV.<bucket>.<key>`), as `kv.get` sends it. On the
  * migration hop the writes were ~0.1 ms of ~1.3 ms.
  */
-import { createInbox, headers, type Msg, type MsgHdrs, type NatsConnection } from 'nats';
+import { headers, type MsgHdrs, type NatsConnection } from 'nats';
+import { JetStreamError, JetStreamReplies } from './js-replies.js';
 
 /**
  * JetStream's error code for a failed expected-last-sequence check (`Nats-Expected-Last-
@@ -28,28 +24,6 @@ const EMPTY = new Uint8Array(0);
 const EXPECT_NEW: MsgHdrs = headers();
 EXPECT_NEW.set('Nats-Expected-Last-Subject-Sequence', '0');
 
-/** A write JetStream refused (`api_error` as the server sent it), or a write or read it did not answer. */
-export class KvError extends Error {
-  constructor(
-    message: string,
-    readonly apiError?: ApiError,
-  ) {
-    super(message);
-    this.name = 'KvError';
-  }
-}
-
-type ApiError = { code?: number; err_code?: number; description?: string };
-type PubAck = { stream?: string; seq?: unknown; error?: ApiError };
-
-interface Waiter {
-  /** a write waits for a PubAck, a read for the message itself */
-  read: boolean;
-  resolve(v: number | Msg): void;
-  reject(err: Error): void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
 /** A key's current entry, as stored. */
 export interface KvRecord {
   value: Uint8Array;
@@ -58,27 +32,15 @@ export interface KvRecord {
   created: Date;
 }
 
-/**
- * The connection's reply-subject prefix (nats.js `inboxPrefix`, which a secured broker may
- * impose); nats.js's connection exposes its options, though its interface type does not.
- */
-function inboxPrefixOf(nc: NatsConnection): string | undefined {
-  return (nc as NatsConnection & { options?: { inboxPrefix?: string } }).options?.inboxPrefix;
-}
-
 export class KvClient {
-  private readonly inbox: string;
-  private readonly waiting = new Map<string, Waiter>();
-  private next = 0;
+  private readonly js: JetStreamReplies;
 
   constructor(
-    private readonly nc: NatsConnection,
+    nc: NatsConnection,
     private readonly bucket: string,
-    private readonly timeoutMs = 5000,
+    timeoutMs = 5000,
   ) {
-    this.inbox = createInbox(inboxPrefixOf(nc));
-    nc.subscribe(`${this.inbox}.*`, { callback: (_err, msg) => this.settle(msg) });
-    void nc.closed().then(() => this.failAll(`the connection closed before JetStream answered for bucket ${this.bucket}`));
+    this.js = new JetStreamReplies(nc, `bucket ${bucket}`, timeoutMs);
   }
 
   /**
@@ -111,13 +73,14 @@ export class KvClient {
 
   /** The key's last entry (a delete marker included), or undefined when never written. */
   async get(key: string): Promise<KvRecord | undefined> {
+    checkKey(key);
     // the reply to a read is the stored message itself (headers: sequence, time, operation)
-    const m = (await this.request(key, `$JS.API.DIRECT.GET.KV_${this.bucket}.$KV.${this.bucket}.${key}`, EMPTY, undefined, true)) as Msg;
+    const m = await this.js.directGet(`$JS.API.DIRECT.GET.KV_${this.bucket}.$KV.${this.bucket}.${key}`);
     const h = m.headers;
     if (h?.code === 404) return undefined;
-    if (h?.hasError) throw new KvError(`JetStream refused the read of ${key} in bucket ${this.bucket}: ${h.code} ${h.description}`);
+    if (h?.hasError) throw new JetStreamError(`JetStream refused the read of ${key} in bucket ${this.bucket}: ${h.code} ${h.description}`);
     const revision = Number(h?.get('Nats-Sequence'));
-    if (!Number.isSafeInteger(revision) || revision <= 0) throw new KvError(`invalid direct get reply from bucket ${this.bucket}`);
+    if (!Number.isSafeInteger(revision) || revision <= 0) throw new JetStreamError(`invalid direct get reply from bucket ${this.bucket}`);
     const op = h?.get('KV-Operation');
     return { value: m.data, revision, operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT', created: new Date(h?.get('Nats-Time-Stamp') ?? 0) };
   }
@@ -153,65 +116,17 @@ export class KvClient {
     try {
       return await this.write(key, data, hdrs);
     } catch (e) {
-      if (e instanceof KvError && e.apiError?.err_code === WRONG_LAST_SEQUENCE) return undefined;
+      if (e instanceof JetStreamError && e.apiError?.err_code === WRONG_LAST_SEQUENCE) return undefined;
       throw e;
     }
   }
 
   private async write(key: string, data: Uint8Array, hdrs?: MsgHdrs): Promise<number> {
-    return (await this.request(key, `$KV.${this.bucket}.${key}`, data, hdrs, false)) as number;
+    checkKey(key);
+    return (await this.js.publish(`$KV.${this.bucket}.${key}`, data, hdrs)).seq;
   }
+}
 
-  /** Publishes with a reply token on the shared inbox; a PubAck's sequence, or the read's message. */
-  private request(key: string, subject: string, data: Uint8Array, hdrs: MsgHdrs | undefined, read: boolean): Promise<number | Msg> {
-    if (!KEY_RE.test(key)) return Promise.reject(new TypeError(`invalid KV key ${JSON.stringify(key)}`));
-    const token = String(++this.next);
-    return new Promise<number | Msg>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(token);
-        reject(new KvError(`JetStream did not answer for ${key} in bucket ${this.bucket} within ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
-      this.waiting.set(token, { read, resolve, reject, timer });
-      try {
-        this.nc.publish(subject, data, { reply: `${this.inbox}.${token}`, headers: hdrs });
-      } catch (e) {
-        clearTimeout(timer);
-        this.waiting.delete(token);
-        reject(e as Error);
-      }
-    });
-  }
-
-  private failAll(why: string): void {
-    for (const w of this.waiting.values()) {
-      clearTimeout(w.timer);
-      w.reject(new KvError(why));
-    }
-    this.waiting.clear();
-  }
-
-  /** A PubAck `{stream, seq}`, a JetStream error `{error}`, or a no-responders status. */
-  private settle(msg: Msg): void {
-    const token = msg.subject.slice(this.inbox.length + 1);
-    const w = this.waiting.get(token);
-    if (!w) return; // timed out already
-    this.waiting.delete(token);
-    clearTimeout(w.timer);
-    if (w.read) return w.resolve(msg);
-    if (msg.headers?.hasError) {
-      // 503: no stream listens on the bucket's subjects
-      const why = msg.headers.description || (msg.headers.code === 503 ? 'no responders' : 'error');
-      w.reject(new KvError(`JetStream refused the write to bucket ${this.bucket}: ${msg.headers.code} ${why}`));
-      return;
-    }
-    let ack: PubAck | null = null;
-    try {
-      ack = JSON.parse(dec.decode(msg.data)) as PubAck | null;
-    } catch {
-      // reported below
-    }
-    if (ack?.error) w.reject(new KvError(ack.error.description ?? 'JetStream error', ack.error));
-    else if (typeof ack?.seq === 'number') w.resolve(ack.seq);
-    else w.reject(new KvError(`invalid JetStream acknowledgement from bucket ${this.bucket}`));
-  }
+function checkKey(key: string): void {
+  if (!KEY_RE.test(key)) throw new TypeError(`invalid KV key ${JSON.stringify(key)}`);
 }

@@ -42,8 +42,8 @@ export function isTransient(err: unknown): boolean {
   // a JetStream API answer: only server-side unavailability (5xx) may pass
   const api = e.api_error ?? e.apiError;
   if (api) return typeof api.code === 'number' && api.code >= 500;
-  // a KV write or read JetStream did not answer in time (agents/storage/kv-client.ts)
-  if (e.name === 'KvError') return true;
+  // a JetStream write or read that was not answered in time (agents/storage/js-replies.ts)
+  if (e.name === 'JetStreamError') return true;
   return typeof e.code === 'string' && TRANSIENT_NATS_CODES.has(e.code);
 }
 
