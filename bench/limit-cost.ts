@@ -27,6 +27,7 @@ import { privateKeyObject } from '../crypto/rsa/validate.js';
 import { atRestAad, decryptAtRest, deriveSessionKey, encryptAtRest, generateMasterKey } from '../crypto/at-rest.js';
 import { startNatsServer } from '../agents/transport/nats-server.js';
 import { connectNats } from '../agents/transport/connect.js';
+import { JetStreamReplies } from '../agents/storage/js-replies.js';
 import { exampleRules } from '../test/helpers/world.js';
 import type { JsonValue } from '../crypto/canonical.js';
 import type { CryptoOp } from './limit-count.js';
@@ -120,6 +121,8 @@ export interface MessageSizes {
   request: number;
   reply: number;
   publish: number;
+  /** a stored message delivered to a watch */
+  delivery: number;
   jsWrite: number;
   jsRead: number;
 }
@@ -128,6 +131,8 @@ export interface NatsCosts {
   /** CPU µs (clients + server) per operation */
   requestUs: number;
   publishUs: number;
+  /** a publish of a delivery's size (the server sends a stored message to a subscriber) */
+  deliveryUs: number;
   jsWriteUs: number;
   jsReadUs: number;
   /** median wall-clock µs of one request/reply, for scale */
@@ -162,23 +167,28 @@ export async function natsCosts(sizes: MessageSizes, n = 2000): Promise<NatsCost
     const requestUs = await cpuPerOp(server.pid, n, () => a.request('limit.rr', request, { timeout: 5000 }));
     const requestLatencyUs = (await measure(() => a.request('limit.rr', request, { timeout: 5000 }), { minRuns: 200, minMs: 200 })).medianMs * 1000;
     // a publish is done when the subscriber has it; batches of 100, as a party publishes and moves on
-    const publishUs =
+    const publishCost = async (data: Uint8Array) =>
       (await cpuPerOp(server.pid, n / 100, async () => {
         const want = received + 100;
-        for (let i = 0; i < 100; i++) a.publish('limit.pub', published);
+        for (let i = 0; i < 100; i++) a.publish('limit.pub', data);
         await a.flush();
         while (received < want) await new Promise((r) => setImmediate(r));
       })) / 100;
+    const publishUs = await publishCost(published);
+    const deliveryUs = await publishCost(fill(sizes.delivery));
 
     const jsm = await a.jetstreamManager();
     await jsm.streams.add({ name: 'LIMIT', subjects: ['limit.js.>'] });
     const js = a.jetstream();
     const write = fill(sizes.jsWrite);
-    const jsWriteUs = await cpuPerOp(server.pid, n, (i) => js.publish(`limit.js.${i % 50}`, write));
+    // by the cheapest client path there is, the one the implementation uses (plain publish
+    // awaiting the PubAck): nats.js's js.publish would price every write with its overhead
+    const replies = new JetStreamReplies(a, 'stream LIMIT');
+    const jsWriteUs = await cpuPerOp(server.pid, n, (i) => replies.publish(`limit.js.${i % 50}`, write));
     const kv = await js.views.kv('limit_read');
     await kv.put('key', fill(sizes.jsRead));
     const jsReadUs = await cpuPerOp(server.pid, n, () => kv.get('key'));
-    return { requestUs, publishUs, jsWriteUs, jsReadUs, requestLatencyUs, sizes };
+    return { requestUs, publishUs, deliveryUs, jsWriteUs, jsReadUs, requestLatencyUs, sizes };
   } finally {
     await Promise.allSettled(conns.map((c) => c.close()));
     await server.stop();

@@ -12,8 +12,10 @@
  * - NATS: a connection subscribed to `>` sees every message of every party (not $SYS).
  *   A message whose reply inbox receives a JetStream PubAck was a JetStream write; other
  *   messages with a reply subject are requests (round trips); `$JS.API.*` requests are
- *   the JetStream API (reads, mostly); the rest are plain publishes, inbox replies and
- *   consumer deliveries.
+ *   the JetStream API (reads, mostly); a message whose reply is `$JS.ACK.…` is a consumer
+ *   delivering a stored message to a watch (it carries the stored message's own subject,
+ *   `$KV.<bucket>.<key>` for a KV record, so it is told apart by its reply, not its
+ *   subject); the rest are plain publishes and inbox replies.
  */
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { KeyObject } from 'node:crypto';
@@ -168,7 +170,9 @@ export interface WireCounts {
   /** replies to the requests above, and to the JetStream API requests */
   replies: { count: number; bytes: number };
   jsApiReplies: { count: number; bytes: number };
-  /** PubAcks, consumer deliveries and acks, and anything else */
+  /** stored messages a consumer delivered (KV watches), by stream */
+  deliveries: Map<string, { count: number; bytes: number }>;
+  /** PubAcks, consumer acks, and anything else */
   other: Map<string, number>;
   total: number;
 }
@@ -245,6 +249,7 @@ export class Wiretap {
       publishes: new Map(),
       replies: { count: 0, bytes: 0 },
       jsApiReplies: { count: 0, bytes: 0 },
+      deliveries: new Map(),
       other: new Map(),
       total: this.log.length,
     };
@@ -252,6 +257,11 @@ export class Wiretap {
     // what each reply inbox was given for: a JetStream API request or another request
     const awaiting = new Map<string, 'api' | 'request'>();
     for (const m of this.log) {
+      if (m.reply?.startsWith('$JS.ACK.')) {
+        // $JS.ACK.<stream>.<consumer>.…
+        bump(w.deliveries, m.reply.split('.')[2] ?? '?', m.bytes);
+        continue;
+      }
       if (m.reply && !this.acks.has(m.reply)) awaiting.set(m.reply, m.subject.startsWith('$JS.API.') ? 'api' : 'request');
       if (m.subject.startsWith('_INBOX')) {
         const kind = awaiting.get(m.subject);

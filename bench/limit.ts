@@ -91,6 +91,7 @@ function rowsFor(c: SessionCounts, crypto: CryptoCosts, nats: NatsCosts): LimitR
   rows.push(flat('NATS request/reply (Parley requests, agent hops)', sum(c.wire.requests), nats.requestUs));
   rows.push(flat('NATS publish (events, progress notes)', sum(c.wire.publishes), nats.publishUs));
   rows.push(flat('JetStream write (publish + PubAck)', sum(c.wire.jsWrites), nats.jsWriteUs));
+  rows.push(flat('JetStream delivery to a watch (priced as a publish of its size)', sum(c.wire.deliveries), nats.deliveryUs));
   const reads = [...c.wire.jsApi.values()].reduce((s, v) => s + v, 0);
   rows.push(flat('JetStream API request (reads; not in the limit)', reads, nats.jsReadUs, false));
   return rows;
@@ -110,6 +111,7 @@ export async function measureLimit(shape: SessionShape = LOAD_SHAPE): Promise<Li
     request: avg(w.requests),
     reply: w.replies.count ? w.replies.bytes / w.replies.count : 0,
     publish: avg(w.publishes),
+    delivery: avg(w.deliveries),
     jsWrite: avg(w.jsWrites),
     jsRead: w.jsApiReplies.count ? w.jsApiReplies.bytes / w.jsApiReplies.count : 0,
   });
@@ -144,6 +146,7 @@ export function messageList(c: SessionCounts['wire']): LimitResult['messages'] {
   add('request', c.requests);
   add('publish', c.publishes);
   add('js write', c.jsWrites);
+  add('js delivery', c.deliveries);
   for (const [subject, count] of c.jsApi) out.push({ kind: 'js api', subject, count, bytes: 0 });
   out.push({ kind: 'replies', subject: 'to requests', ...c.replies }, { kind: 'replies', subject: 'to js api', ...c.jsApiReplies });
   for (const [subject, count] of c.other) out.push({ kind: 'other', subject, count, bytes: 0 });
