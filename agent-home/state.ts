@@ -119,8 +119,12 @@ export interface StoredReply {
 export const MAILBOX_STREAM = 'PARLEY_MAILBOX';
 export const mailboxSubject = (buyer: string) => `parley.v1.mailbox.${buyer}`;
 
-/** How many agreements a process keeps in memory (they never change once stored). */
-const AGREEMENTS_KEPT = 4096;
+/**
+ * How many agreements a process keeps in memory (they never change once stored): the
+ * buyer's results read them within moments, so enough for about a hundred sessions in
+ * flight (a 10-minute soak held 4096 of them, some tens of MiB, for nothing)
+ */
+const AGREEMENTS_KEPT = 1024;
 
 export class HomeState {
   /** compare-and-set updates, one queue per bucket (see KvUpdater) */
@@ -277,7 +281,7 @@ export class HomeState {
   async register(entry: DirectoryEntry): Promise<void> {
     await this.put(this.directory, entry.id, entry);
     // seen at once here; other processes see it through their watch
-    (await this.directoryView)?.set(entry.id, entry);
+    (await this.directoryView?.catch(() => undefined))?.set(entry.id, entry);
   }
   /**
    * Every registered merchant, by id. From a watch of the directory kept from the first call

@@ -52,6 +52,7 @@ export interface DispatchRecord {
 const offerKey = (sn: string) => `offer.${sn}`;
 const sentKey = (sn: string) => `sent.${sn}`;
 const LEGACY_FILE = /^([0-9a-f]{32})(\.sent)?\.json$/;
+const MOVE_CHUNK = 256;
 
 export class OfferBook {
   private constructor(private readonly map: JournalMap<OfferRecord | DispatchRecord>) {}
@@ -97,29 +98,33 @@ export class OfferBook {
     return this.map.close();
   }
 
-  /** Moves per-session files (the layout before the journal) into it; each file goes once its record is durable. */
+  /**
+   * Moves per-session files (the layout before the journal) into it, a few hundred at a
+   * time so that they share synced writes; each file goes once its record is durable.
+   */
   private async moveIn(dir: string): Promise<void> {
     const files = readdirSync(dir).filter((n) => LEGACY_FILE.test(n));
-    // offers first: a delivery record belongs to an offer
-    files.sort((a, b) => Number(a.includes('.sent')) - Number(b.includes('.sent')));
-    for (const name of files) {
-      const [, sn, sent] = LEGACY_FILE.exec(name)!;
-      const path = join(dir, name);
-      let value: unknown;
-      try {
-        value = JSON.parse(readFileSync(path, 'utf8'));
-      } catch {
-        // a delivery record was not fsynced and may be damaged after a power loss: the
-        // Sales Agent is sent again, and the Agent Home answers that it has it
-        if (sent) {
-          rmSync(path, { force: true });
-          continue;
-        }
-        throw new Error(`offer record ${path} is unreadable; move it away to start the store`);
-      }
-      if (sent) await this.setDispatch(sn!, value as DispatchRecord);
-      else await this.createOffer(value as OfferRecord);
-      rmSync(path, { force: true });
+    for (let i = 0; i < files.length; i += MOVE_CHUNK) {
+      await Promise.all(files.slice(i, i + MOVE_CHUNK).map((name) => this.moveFile(dir, name)));
     }
+  }
+
+  private async moveFile(dir: string, name: string): Promise<void> {
+    const [, sn, sent] = LEGACY_FILE.exec(name)!;
+    const path = join(dir, name);
+    let value: unknown;
+    try {
+      value = JSON.parse(readFileSync(path, 'utf8'));
+    } catch {
+      // a delivery record was not fsynced and may be damaged after a power loss: the
+      // Sales Agent is sent again, and the Agent Home answers that it has it
+      if (!sent) throw new Error(`offer record ${path} is unreadable; move it away to start the store`);
+      rmSync(path, { force: true });
+      return;
+    }
+    // not lazy: a lazy record would wait for a batch once per file
+    if (sent) await this.map.put(sentKey(sn!), value as DispatchRecord);
+    else await this.createOffer(value as OfferRecord);
+    rmSync(path, { force: true });
   }
 }
