@@ -282,16 +282,15 @@ export class FileHostStore implements HostStore {
     const lazy = state.phase === 'done' && h.state?.phase === 'handled';
     if (state.phase === 'done') Object.assign(h, { done: true, raw: undefined, state: undefined });
     else h.state = state;
-    if (lazy) {
-      void this.journal.append(journalLine.done(key, h.expires), { lazy: true }).catch(() => undefined);
-      if (this.journal.size >= this.compactAt) void this.compact();
-      return revision + 1;
-    }
-    try {
-      await this.journal.append(state.phase === 'done' ? journalLine.done(key, h.expires) : journalLine.st(key, state));
-    } catch (e) {
-      Object.assign(h, before);
-      throw e;
+    const line = state.phase === 'done' ? journalLine.done(key, h.expires) : journalLine.st(key, state);
+    if (lazy) void this.journal.append(line, { lazy: true }).catch(() => undefined);
+    else {
+      try {
+        await this.journal.append(line);
+      } catch (e) {
+        Object.assign(h, before);
+        throw e;
+      }
     }
     if (state.phase === 'done' && this.journal.size >= this.compactAt) void this.compact();
     return revision + 1;
