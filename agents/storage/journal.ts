@@ -40,7 +40,9 @@ const LAZY_MS = 100;
 
 interface Pending {
   line: string;
-  resolve(offset: number): void;
+  /** the line's length in bytes, newline included */
+  bytes: number;
+  resolve(at: LineSpan): void;
   reject(err: unknown): void;
 }
 
@@ -126,7 +128,7 @@ export class Journal {
     const line = (typeof record === 'string' ? record : JSON.stringify(record)) + '\n';
     if (line.indexOf('\n') !== line.length - 1) return Promise.reject(new Error('a journal record must be one line'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ line, resolve: (offset) => resolve({ offset, length: Buffer.byteLength(line) - 1 }), reject });
+      this.queue.push({ line, bytes: Buffer.byteLength(line), resolve, reject });
       if (opts.lazy) this.lazyTimer ??= setTimeout(() => this.flushDue(), LAZY_MS);
       else {
         this.eager++;
@@ -165,8 +167,8 @@ export class Journal {
         });
         let offset = start;
         for (const p of batch) {
-          p.resolve(offset);
-          offset += Buffer.byteLength(p.line);
+          p.resolve({ offset, length: p.bytes - 1 });
+          offset += p.bytes;
         }
       } catch (e) {
         for (const p of batch) p.reject(e);
