@@ -82,6 +82,11 @@ export class OfferBook {
       .map((k) => k.slice(prefix.length));
   }
 
+  /** Whether the session's Sales Agent has a delivery outcome (without reading it from disk). */
+  dispatched(sn: string): boolean {
+    return this.map.has(sentKey(sn));
+  }
+
   dispatch(sn: string): DispatchRecord | undefined {
     return this.map.get(sentKey(sn)) as DispatchRecord | undefined;
   }

@@ -113,7 +113,7 @@ export class SalesDispatcher {
    * or done. `rec`: its offer record when the caller has it (else it is read from disk).
    */
   schedule(sn: string, rec?: OfferRecord): void {
-    if (this.inflight.has(sn) || this.ctx.stopping.aborted || this.ctx.offers.dispatch(sn)) return;
+    if (this.inflight.has(sn) || this.ctx.stopping.aborted || this.ctx.offers.dispatched(sn)) return;
     const p = new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.run(sn, rec))
       .catch((err) => this.ctx.log(`session ${sn}: Sales Agent not sent: ${(err as Error).message}`))
@@ -121,9 +121,9 @@ export class SalesDispatcher {
     this.inflight.set(sn, p);
   }
 
-  /** Offers whose Sales Agent was never acknowledged (a previous run stopped first). */
+  /** Offers whose Sales Agent was never acknowledged (a previous run stopped first); `schedule` skips the others. */
   resumeAll(): void {
-    for (const sn of this.ctx.offers.sessions()) if (!this.ctx.offers.dispatch(sn)) this.schedule(sn);
+    for (const sn of this.ctx.offers.sessions()) this.schedule(sn);
   }
 
   async idle(): Promise<void> {
