@@ -19,6 +19,7 @@ import { parleyError, isParleyError, ParleyError } from '../../protocol/errors.j
 import { subjects, queueGroup } from '../../protocol/subjects.js';
 import { decodeMessage, decodeReply, encodeJson, errorReply, okReply, MAX_MESSAGE_BYTES } from '../../protocol/wire.js';
 import { appendVisit, addressee, EnvelopeSchema, verifyAgent, type AgentHeader, type Envelope, type Visit, type VisitEntry } from './envelope.js';
+import { NO_RESPONDERS, replyStatus, RequestError, Requests } from '../transport/requests.js';
 import { workKey, type HostStore, type PendingWork, type WorkState } from './host-store.js';
 import { DEFAULT_LEASE_MS, leaseExpiry, WorkLease } from './lease.js';
 import type { PartyIdentity, Role, Self, Trust } from './trust.js';
@@ -44,6 +45,23 @@ export interface KindBehaviour {
 export const AckSchema = z.strictObject({ accepted: z.literal(true), duplicate: z.boolean() });
 const ACK_NEW = okReply({ accepted: true, duplicate: false });
 const ACK_DUPLICATE = okReply({ accepted: true, duplicate: true });
+
+/**
+ * Reads a host's reply to a migration. The two acknowledgements a host sends are fixed
+ * bytes, so they are recognised by comparison; anything else is decoded and checked (an
+ * error reply throws the host's error).
+ */
+export function decodeAck(data: Uint8Array, what = 'migration ack'): z.infer<typeof AckSchema> {
+  if (sameBytes(data, ACK_NEW)) return { accepted: true, duplicate: false };
+  if (sameBytes(data, ACK_DUPLICATE)) return { accepted: true, duplicate: true };
+  return decodeReply(AckSchema, data, what);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** Resolves on the next turn of the event loop, after pending output has been written. */
 function nextTurn(): Promise<void> {
@@ -408,14 +426,25 @@ export class AgentHost {
   }
 
   private async send(env: Envelope, host: string, timeoutMs: number): Promise<void> {
-    let reply: Msg;
-    try {
-      reply = await this.opts.nc.request(subjects.hostArrive(host), encodeJson(env), { timeout: timeoutMs });
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === '503') throw parleyError('ERR_UNAVAILABLE', `host ${host} is not listening`, err);
-      throw parleyError('ERR_TIMEOUT', `host ${host} did not acknowledge within ${timeoutMs} ms`, err);
-    }
-    decodeReply(AckSchema, reply.data, 'migration ack');
+    await migrate(this.opts.nc, host, encodeJson(env), timeoutMs);
   }
+}
+
+/**
+ * One migration as a sending host makes it: the agent's bytes to `host`'s arrival subject,
+ * and its acknowledgement read. ERR_UNAVAILABLE when no instance of `host` listens,
+ * ERR_TIMEOUT when none acknowledged in time, the host's own error when it refused.
+ */
+export async function migrate(nc: NatsConnection, host: string, agent: Uint8Array, timeoutMs: number): Promise<z.infer<typeof AckSchema>> {
+  let reply: Msg;
+  try {
+    reply = await Requests.for(nc).request(subjects.hostArrive(host), agent, timeoutMs);
+  } catch (err) {
+    if (err instanceof RequestError && err.reason === 'timeout') throw parleyError('ERR_TIMEOUT', `host ${host} did not acknowledge within ${timeoutMs} ms`, err);
+    throw parleyError('ERR_UNAVAILABLE', `host ${host} could not be reached: ${(err as Error).message}`, err);
+  }
+  const status = replyStatus(reply);
+  if (status?.code === NO_RESPONDERS) throw parleyError('ERR_UNAVAILABLE', `host ${host} is not listening`);
+  if (status) throw parleyError('ERR_UNAVAILABLE', `host ${host} could not be reached: ${status.code} ${status.description}`);
+  return decodeAck(reply.data);
 }

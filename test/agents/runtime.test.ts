@@ -12,14 +12,16 @@ import type { NatsConnection } from 'nats';
 import { natsSuite } from '../helpers/nats.js';
 import { testPki, type TestPki } from '../helpers/parties.js';
 import { tempDir, REPO_ROOT } from '../helpers/paths.js';
-import { AgentHost, AckSchema, type ArrivedAgent } from '../../agents/runtime/host.js';
+import { AgentHost, AckSchema, decodeAck, type ArrivedAgent } from '../../agents/runtime/host.js';
 import { FileHostStore, JetStreamHostStore, type HostStore } from '../../agents/runtime/host-store.js';
 import { AgentTracker, type LostAgent } from '../../agents/runtime/tracker.js';
 import { eventually } from '../helpers/world.js';
 import { createAgent, verifyAgent, verifyVisitLog, appendVisit, type Envelope } from '../../agents/runtime/envelope.js';
 import type { Self } from '../../agents/runtime/trust.js';
 import { subjects } from '../../protocol/subjects.js';
-import { decodeReply, encodeJson } from '../../protocol/wire.js';
+import { decodeReply, encodeJson, errorReply, okReply } from '../../protocol/wire.js';
+import { parleyError } from '../../protocol/errors.js';
+import { throwsCode } from '../helpers/assert.js';
 import { signObject } from '../../crypto/signed.js';
 
 const test = suite('agent runtime');
@@ -68,7 +70,10 @@ function probe(itinerary: string[], ttlMs = 30_000, timeoutMs = 1000): Envelope 
 
 async function arrive(nc: NatsConnection, host: string, data: Uint8Array) {
   const msg = await nc.request(subjects.hostArrive(host), data, { timeout: 2000 });
-  return decodeReply(AckSchema, msg.data);
+  const ack = decodeReply(AckSchema, msg.data);
+  // the senders' fast path reads a host's real acknowledgements as the schema does
+  assert.equal(decodeAck(msg.data), ack);
+  return ack;
 }
 
 async function arriveCode(host: string, data: Uint8Array): Promise<string> {
@@ -195,6 +200,15 @@ test('a duplicated arrival is acknowledged again and runs the handler once', asy
   await back;
   await h.idle();
   assert.is((h.runs.get('probe') ?? 0) - before, 1);
+});
+
+test('a migration ack is read by its bytes; any other reply by the schema', () => {
+  const bytes = (text: string) => new TextEncoder().encode(text);
+  // the same acknowledgement written differently still decodes, through the schema
+  assert.equal(decodeAck(bytes('{ "body": {"duplicate": true, "accepted": true}, "ok": true }')), { accepted: true, duplicate: true });
+  throwsCode(() => decodeAck(errorReply(parleyError('ERR_AGENT_EXPIRED', 'expired'))), 'ERR_AGENT_EXPIRED');
+  throwsCode(() => decodeAck(okReply({ accepted: false, duplicate: false })), 'ERR_SCHEMA');
+  throwsCode(() => decodeAck(bytes('{"ok":true,"body":{"accepted":true,"duplicate":false}')), 'ERR_MALFORMED_MESSAGE');
 });
 
 test('a forged header, a tampered visit log and an expired agent are rejected with their codes', async () => {
