@@ -286,7 +286,10 @@ export class BuyerClient {
       crashPoint('buyer:sign:after-offer');
       this.checkMerchantSignature(x.payload, reply.merchantSignature, merchant);
       x = { ...x, state: 'countersigned', merchantSignature: reply.merchantSignature };
-      files.saveExchange(x);
+      // written here only when the buyer stops here: otherwise `finish` writes the contract
+      // and this state together just below, and a crash before that is the after-offer case
+      // (the offer goes again, and the merchant answers it with the same countersignature)
+      if (opts.withhold) files.saveExchange(x);
     }
     if (opts.withhold) return { contractId: x.contractId, state: x.state, merchant };
     const sg = signRs256(sk.key, buyerSigningInput(x.payload, x.protected));
