@@ -73,16 +73,26 @@ function rsaExponentOp(key: KeyObject | undefined, privatePath: boolean): Crypto
   return exp < 1n << 64n ? 'rsa SG1^e1 (partial verify)' : 'rsa m^d2 (completion)';
 }
 
-/** Counts node:crypto calls until `stop()`, which restores the originals and returns the counts. */
-export function countCrypto(): { stop(): Map<CryptoOp, OpCount> } {
+/**
+ * Counts node:crypto calls until `stop()`, which restores the originals and returns the
+ * counts. `party` names who makes the current call: an operation is distinct per party (the
+ * same signature verified by the Agent Home and by the buyer is two verifications, as it is
+ * when they run apart; verified twice by one party, one).
+ */
+export function countCrypto(party: () => string = () => ''): { stop(): Map<CryptoOp, OpCount>; byParty: Map<string, number> } {
   const counts = new Map<CryptoOp, OpCount>();
+  /** calls by party (other than hashes), to see that every call was told whose it is */
+  const byParty = new Map<string, number>();
   const seen = new Set<string>();
-  const note = (op: CryptoOp, id: string, bytes: number) => {
+  const note = (op: CryptoOp, input: string, bytes: number) => {
     const c = counts.get(op) ?? { count: 0, distinct: 0, bytes: 0, distinctBytes: 0 };
     c.count++;
     c.bytes += bytes;
-    if (!seen.has(`${op}|${id}`)) {
-      seen.add(`${op}|${id}`);
+    const who = party();
+    if (op !== 'sha-256') byParty.set(who, (byParty.get(who) ?? 0) + 1);
+    const id = `${op}|${who}|${input}`;
+    if (!seen.has(id)) {
+      seen.add(id);
       c.distinct++;
       c.distinctBytes += bytes;
     }
@@ -141,6 +151,7 @@ export function countCrypto(): { stop(): Map<CryptoOp, OpCount> } {
   };
   syncBuiltinESMExports();
   return {
+    byParty,
     stop() {
       Object.assign(nodeCrypto, { sign, verify, privateDecrypt, publicEncrypt, hash, createHash, generateKeyPair });
       syncBuiltinESMExports();

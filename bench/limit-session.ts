@@ -12,7 +12,9 @@
  * `results`, so exactly one results request is counted, as a buyer told of completion
  * would send.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { World } from '../test/helpers/world.js';
+import { scopeVerifiedSignatures } from '../crypto/ed25519.js';
 import { BENCH_RULES, WIDGETS, storeConfig } from './deploy.js';
 import { newSessionKey } from '../buyer-cli/client.js';
 import type { ResultsReply } from '../protocol/directory.js';
@@ -29,6 +31,8 @@ export interface SessionCounts {
   shape: SessionShape;
   crypto: Map<CryptoOp, OpCount>;
   wire: WireCounts;
+  /** crypto calls (hashes apart) of the counted session, by the party that made them */
+  cryptoByParty: Map<string, number>;
   /** bids revealed and judged by the Negotiation Agents */
   reveals: number;
   agreements: number;
@@ -44,27 +48,39 @@ export interface SessionCounts {
 /** how long the wire must be silent before the session's work counts as done */
 const QUIET_MS = 400;
 
+/**
+ * Which party the current work belongs to. The world runs every party in this process;
+ * each one's connection is opened, and the buyer's calls made, inside `party.run(name)`, so
+ * everything that follows from them (the messages its connection receives, its timers, its
+ * promise chains) carries its name: the crypto count takes an operation as distinct per
+ * party, and the verified-signature cache does not answer one party for another.
+ */
+const party = new AsyncLocalStorage<string>();
+const partyName = () => party.getStore() ?? '(none)';
+
 async function startStores(world: World, shape: SessionShape): Promise<void> {
   for (let i = 1; i <= shape.merchants; i++) {
     const id = `m${String(i).padStart(2, '0')}`;
     // the stores `load` runs (bench/deploy.ts), so that the limit is for the same session
-    await world.startStore('store-a.json', storeConfig(id, shape.bids, { ca: 'ca.pem', cert: `${id}.pem`, key: `${id}.key` }));
+    await party.run(id, () => world.startStore('store-a.json', storeConfig(id, shape.bids, { ca: 'ca.pem', cert: `${id}.pem`, key: `${id}.key` })));
   }
   for (let t = 0; t < 200 && (await world.home.state.merchants()).length < shape.merchants; t++) await new Promise((r) => setTimeout(r, 50));
 }
 
 /** Runs sessions in a fresh world and returns the counts of the last one. */
 export async function countSession(shape: SessionShape): Promise<SessionCounts> {
-  const { world, close } = await openWorld({ stores: [] });
+  scopeVerifiedSignatures(partyName);
+  const { world, close } = await party.run('agent-home', () => openWorld({ stores: [] }));
   try {
     await startStores(world, shape);
     const tap = new Wiretap(await world.nats.connect('wiretap'), new Set([...world.stores.keys(), 'limit-buyer']));
     await tap.start();
-    const { client } = await world.buyer('limit-buyer');
+    const { client } = await party.run('buyer', () => world.buyer('limit-buyer'));
     const keys = [await newSessionKey(2048), await newSessionKey(2048), await newSessionKey(2048)];
 
     const pid = world.nats.server.pid;
-    const session = async (): Promise<{ results: ResultsReply; ms: number; cpu: number }> => {
+    const session = (): Promise<{ results: ResultsReply; ms: number; cpu: number }> => party.run('buyer', buyerSession);
+    const buyerSession = async (): Promise<{ results: ResultsReply; ms: number; cpu: number }> => {
       const c0 = cpuMs(pid);
       const t0 = performance.now();
       const s = await client.request({ request: WIDGETS, rules: BENCH_RULES, deadline: new Date(Date.now() + 60_000), sessionKey: keys.shift()! });
@@ -87,7 +103,7 @@ export async function countSession(shape: SessionShape): Promise<SessionCounts> 
     const plain = await session();
     await tap.quiet(QUIET_MS);
     tap.reset();
-    const counter = countCrypto();
+    const counter = countCrypto(partyName);
     let counted: { results: ResultsReply; ms: number; cpu: number };
     try {
       counted = await session();
@@ -97,9 +113,13 @@ export async function countSession(shape: SessionShape): Promise<SessionCounts> 
     }
     const crypto = counter.stop();
     tap.stop();
+    // every call must have been told whose it is, or the per-party count means nothing
+    const unknown = counter.byParty.get('(none)') ?? 0;
+    if (unknown) throw new Error(`${unknown} crypto calls of the counted session belong to no party: ${JSON.stringify([...counter.byParty])}`);
     return {
       shape,
       crypto,
+      cryptoByParty: counter.byParty,
       wire: tap.counts(),
       reveals: counted.results.progress.offersEvaluated,
       agreements: counted.results.agreements.length,
@@ -107,6 +127,7 @@ export async function countSession(shape: SessionShape): Promise<SessionCounts> 
       actualCpuMs: plain.cpu,
     };
   } finally {
+    scopeVerifiedSignatures(() => '');
     await close();
   }
 }

@@ -18,8 +18,12 @@
  *    be kept in memory. The buyer's RSA session key generation is left out too, since the
  *    buyer generates keys ahead of time (`NewRequest.sessionKey`, as the load benchmark
  *    does); the figure with it is given as well. "As implemented" prices every counted call;
- *    "distinct" prices an operation repeated on the same input (the same signature verified
- *    again, the same bytes hashed again) once, as a perfect implementation would do it.
+ *    "distinct" prices an operation one party repeats on the same input (the same signature
+ *    verified again, the same bytes hashed again) once, as a perfect implementation would
+ *    do it. Per party: the parties share this process here, but each is its own process
+ *    and trust domain in a deployment, so what the Agent Home verified the buyer must
+ *    verify again (limit-session.ts tells the parties apart, and keeps the
+ *    verified-signature cache from answering one party for another).
  *
  *      CPU-seconds per session = Σ (count × CPU cost of one)
  *      sessions/s              = cores / CPU-seconds per session
@@ -64,7 +68,7 @@ export interface LimitResult {
   rows: LimitRow[];
   /** the session's messages by kind and subject (ids as <id>, session numbers as <sn>) */
   messages: Array<{ kind: string; subject: string; count: number; bytes: number }>;
-  counts: { reveals: number; agreements: number; wallMs: number };
+  counts: { reveals: number; agreements: number; wallMs: number; cryptoByParty: Record<string, number> };
   costs: { nats: NatsCosts; keygenUs: number };
 }
 
@@ -133,7 +137,7 @@ export async function measureLimit(shape: SessionShape = LOAD_SHAPE): Promise<Li
     actualCpuMsPerSession: counts.actualCpuMs,
     rows,
     messages: messageList(w),
-    counts: { reveals: counts.reveals, agreements: counts.agreements, wallMs: counts.wallMs },
+    counts: { reveals: counts.reveals, agreements: counts.agreements, wallMs: counts.wallMs, cryptoByParty: Object.fromEntries(counts.cryptoByParty) },
     costs: { nats, keygenUs: crypto.keygenUs },
   };
 }
@@ -165,6 +169,7 @@ export async function run(): Promise<void> {
       ...r.rows.map((x) => [x.work, String(x.count), String(x.distinct), f(x.unitUs), f(x.totalUs), x.inLimit ? f(x.distinctTotalUs) : '(excluded)']),
     ]),
   );
+  console.log(`crypto calls by party (hashes apart; an operation is distinct per party): ${Object.entries(r.counts.cryptoByParty).sort().map(([p, n]) => `${p} ${n}`).join(', ')}`);
   console.log(`NATS costs are CPU (clients + nats-server) per operation on a fresh server; one request/reply takes ${f(r.costs.nats.requestLatencyUs)} µs wall-clock`);
   console.log(`session key generation (buyer, ahead of time, not in the limit): ${f(r.costs.keygenUs)} µs`);
   console.log('sessions/s = cores / CPU-seconds per session');

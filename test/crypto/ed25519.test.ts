@@ -4,6 +4,7 @@
  * files round-trip; and `ed25519VerifyNoble` agrees with every Wycheproof verdict.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -18,6 +19,7 @@ import {
   ed25519Verify,
   generateIdentityKey,
   identityPublicKey,
+  scopeVerifiedSignatures,
 } from '../../crypto/ed25519.js';
 import { flipBit, throwsCode } from '../helpers/assert.js';
 import { noteMissingVectors, wycheproofDir } from '../helpers/paths.js';
@@ -66,6 +68,36 @@ test('a remembered verification stands only for the exact bytes verified', () =>
   assert.ok(ed25519Verify(sig, mutable, publicKey));
   mutable[0] = (mutable[0] as number) ^ 1;
   assert.not.ok(ed25519Verify(sig, mutable, publicKey), 'rewritten message');
+});
+
+test('a remembered verification answers only the party that made it (several parties in one process)', () => {
+  // count what reaches OpenSSL: a remembered verification does not
+  const require = createRequire(import.meta.url);
+  const nodeCrypto = require('node:crypto') as { verify: (...a: unknown[]) => boolean };
+  const real = nodeCrypto.verify;
+  let calls = 0;
+  nodeCrypto.verify = (...a: unknown[]) => (calls++, real(...a));
+  syncBuiltinESMExports();
+  let party = 'home';
+  try {
+    scopeVerifiedSignatures(() => party);
+    const { secretKey, publicKey } = generateIdentityKey();
+    const msg = utf8('parley/test scoped');
+    const sig = ed25519Sign(msg, secretKey);
+    assert.ok(ed25519Verify(sig, msg, publicKey));
+    assert.ok(ed25519Verify(sig, msg, publicKey));
+    assert.is(calls, 1, 'the second time, remembered');
+    party = 'buyer';
+    assert.ok(ed25519Verify(sig, msg, publicKey));
+    assert.is(calls, 2, 'another party verifies for itself');
+    party = 'home';
+    assert.ok(ed25519Verify(sig, msg, publicKey));
+    assert.is(calls, 2, 'and the first still remembers');
+  } finally {
+    scopeVerifiedSignatures(() => '');
+    nodeCrypto.verify = real;
+    syncBuiltinESMExports();
+  }
 });
 
 test('tampered message, signature or key is rejected by both', () => {
