@@ -42,10 +42,21 @@ function bad(msg: string): never {
   throw cryptoError('ERR_SPLIT_INVALID', msg);
 }
 
+const SPLIT_FIELDS = ['n', 'e1', 'd1', 'd2', 'd1p', 'd1q', 'qi'] as const;
+
+/**
+ * Splits found consistent with a key, with the values they held then: a split object is not
+ * frozen, so a later check compares the values instead of trusting the object.
+ */
+const checkedSplits = new WeakMap<SplitKey, { key: RsaPrivateKey; values: readonly bigint[] }>();
+
 /** Checks that `split` belongs to `key`: e1·d1 ≡ 1 (mod φ), d1 + d2 ≡ d (mod λ), CRT values. */
 export function checkSplit(key: RsaPrivateKey, split: SplitKey): void {
   if (typeof split !== 'object' || split === null) throw new TypeError('split must be an object');
-  for (const f of ['n', 'e1', 'd1', 'd2', 'd1p', 'd1q', 'qi'] as const) abigint(split[f], `split.${f}`);
+  const seen = checkedSplits.get(split);
+  // the same key object, frozen (as checked keys are), and the same split values: same verdict
+  if (seen && seen.key === key && Object.isFrozen(key) && SPLIT_FIELDS.every((f, i) => split[f] === seen.values[i])) return;
+  for (const f of SPLIT_FIELDS) abigint(split[f], `split.${f}`);
   const { n, p, q, d } = key;
   const phi = (p - 1n) * (q - 1n);
   if (split.n !== n) bad('split belongs to another modulus');
@@ -55,6 +66,7 @@ export function checkSplit(key: RsaPrivateKey, split: SplitKey): void {
   if ((e1 * d1) % phi !== 1n) bad('e1·d1 is not 1 modulo φ(n)');
   if ((d1 + d2 - d) % lcm(p - 1n, q - 1n) !== 0n) bad('d1 + d2 is not d modulo λ(n)');
   if (split.d1p !== d1 % (p - 1n) || split.d1q !== d1 % (q - 1n) || split.qi !== key.qi) bad('CRT values of d1 do not match');
+  checkedSplits.set(split, { key, values: SPLIT_FIELDS.map((f) => split[f]) });
 }
 
 const partialKeys = new WeakMap<SplitKey, { key: RsaPrivateKey; object: KeyObject }>();

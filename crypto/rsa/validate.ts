@@ -23,6 +23,9 @@ function invalid(msg: string): never {
 
 /** Checks every relation of a two-prime RSA private key; returns it frozen with `bits`. */
 export function checkPrivateKeyValues(v: KeyValues): RsaPrivateKey {
+  // a key this function returned is frozen and was checked: checking it again (each use of a
+  // restored session key did, an lcm of two 1024-bit numbers each time) would find the same
+  if (checkedKeys.has(v)) return v as RsaPrivateKey;
   if (typeof v !== 'object' || v === null) throw new TypeError('private key must be an object');
   for (const f of FIELDS) abigint(v[f], `private key.${f}`);
   const { n, e, d, p, q, dp, dq, qi } = v;
@@ -35,8 +38,13 @@ export function checkPrivateKeyValues(v: KeyValues): RsaPrivateKey {
   if ((e * d) % lambda !== 1n) invalid('e·d is not 1 modulo λ(n)');
   if (dp !== d % (p - 1n) || dq !== d % (q - 1n)) invalid('CRT exponents dp, dq do not match d');
   if (qi <= 0n || qi >= p || (qi * q) % p !== 1n) invalid('CRT coefficient qi is not q⁻¹ mod p');
-  return Object.freeze({ n, e, d, p, q, dp, dq, qi, bits });
+  const checked: RsaPrivateKey = Object.freeze({ n, e, d, p, q, dp, dq, qi, bits });
+  checkedKeys.add(checked);
+  return checked;
 }
+
+/** The keys checkPrivateKeyValues returned (frozen, so what was checked is what they hold). */
+const checkedKeys = new WeakSet<object>();
 
 const fullKeys = new WeakMap<RsaPrivateKey, KeyObject>();
 

@@ -27,6 +27,7 @@ import {
   rsaPrivateJwk,
   rsaPublicJwk,
   rsaPublicKey,
+  checkSplit,
   signRs256,
   splitKey,
   verifyEscrowProof,
@@ -259,6 +260,22 @@ tamper('e1 and d2 out of range are ERR_RANGE; malformed keys ERR_KEY_*', () => {
   throwsCode(() => partialVerify({ n: key.n, e: 2n }, s.e1, m, sg1), 'ERR_KEY_INVALID', 'even e');
   throwsCode(() => partialVerify({ n: key.n + 1n, e: 3n }, s.e1, m, sg1), 'ERR_KEY_INVALID', 'even n');
   throwsCode(() => complete({ n: key.n >> 1n, e: key.e }, s.d2, m, sg1), 'ERR_KEY_SIZE', '2047-bit n');
+});
+
+tamper('a checked key is frozen, and a split rewritten after its check is checked again', () => {
+  const { key, s } = fx;
+  // checks are remembered (they cost an lcm of 1024-bit numbers), but never past a change
+  const restored = rsaKeyFromJwk(rsaPrivateJwk(key));
+  assert.ok(Object.isFrozen(restored));
+  assert.is(rsaKeyFromJwk(rsaPrivateJwk(restored)).n, key.n);
+  const mine: { -readonly [K in keyof SplitKey]: SplitKey[K] } = { ...s };
+  checkSplit(restored, mine);
+  checkSplit(restored, mine);
+  mine.d1 = s.d1 + 2n;
+  throwsCode(() => checkSplit(restored, mine), 'ERR_SPLIT_INVALID', 'd1 rewritten in place');
+  mine.d1 = s.d1;
+  checkSplit(restored, mine);
+  throwsCode(() => checkSplit({ ...restored, d: restored.d + 2n }, mine), 'ERR_SPLIT_INVALID', 'another key object');
 });
 
 tamper('a split that does not belong to the key is ERR_SPLIT_INVALID', async () => {
