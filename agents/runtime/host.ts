@@ -19,7 +19,7 @@ import { parleyError, isParleyError, ParleyError } from '../../protocol/errors.j
 import { subjects, queueGroup } from '../../protocol/subjects.js';
 import { decodeMessage, decodeReply, encodeJson, errorReply, okReply, MAX_MESSAGE_BYTES } from '../../protocol/wire.js';
 import { appendVisit, addressee, EnvelopeSchema, verifyAgent, type AgentHeader, type Envelope, type Visit, type VisitEntry } from './envelope.js';
-import { NO_RESPONDERS, replyStatus, RequestError, Requests } from '../transport/requests.js';
+import { exchange } from '../transport/rpc.js';
 import { workKey, type HostStore, type PendingWork, type WorkState } from './host-store.js';
 import { DEFAULT_LEASE_MS, leaseExpiry, WorkLease } from './lease.js';
 import type { PartyIdentity, Role, Self, Trust } from './trust.js';
@@ -436,15 +436,5 @@ export class AgentHost {
  * ERR_TIMEOUT when none acknowledged in time, the host's own error when it refused.
  */
 export async function migrate(nc: NatsConnection, host: string, agent: Uint8Array, timeoutMs: number): Promise<z.infer<typeof AckSchema>> {
-  let reply: Msg;
-  try {
-    reply = await Requests.for(nc).request(subjects.hostArrive(host), agent, timeoutMs);
-  } catch (err) {
-    if (err instanceof RequestError && err.reason === 'timeout') throw parleyError('ERR_TIMEOUT', `host ${host} did not acknowledge within ${timeoutMs} ms`, err);
-    throw parleyError('ERR_UNAVAILABLE', `host ${host} could not be reached: ${(err as Error).message}`, err);
-  }
-  const status = replyStatus(reply);
-  if (status?.code === NO_RESPONDERS) throw parleyError('ERR_UNAVAILABLE', `host ${host} is not listening`);
-  if (status) throw parleyError('ERR_UNAVAILABLE', `host ${host} could not be reached: ${status.code} ${status.description}`);
-  return decodeAck(reply.data);
+  return decodeAck(await exchange(nc, subjects.hostArrive(host), agent, timeoutMs));
 }

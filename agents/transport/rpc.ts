@@ -3,7 +3,7 @@
  * its schema, a peer's `{code, message}` becomes its ParleyError, "nobody listening" is
  * ERR_UNAVAILABLE and silence is ERR_TIMEOUT.
  */
-import type { NatsConnection } from 'nats';
+import type { Msg, NatsConnection } from 'nats';
 import type { z } from 'zod';
 import { parleyError } from '../../protocol/errors.js';
 import { decodeReply, encodeJson } from '../../protocol/wire.js';
@@ -18,7 +18,7 @@ export async function call<S extends z.ZodType>(nc: NatsConnection, subject: str
  * (or the request could not be sent), ERR_TIMEOUT when nobody answered in time.
  */
 export async function exchange(nc: NatsConnection, subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-  let reply;
+  let reply: Msg;
   try {
     reply = await Requests.for(nc).request(subject, data, timeoutMs);
   } catch (e) {
