@@ -32,6 +32,9 @@ export interface LoadPhase {
   /** keys generated inside the window because the pool ran dry */
   keysGeneratedInWindow: number;
   latency: Summary;
+  /** the two halves of a session: request → results, and signing */
+  negotiation: Summary;
+  signing: Summary;
   cpu: Array<{ process: string; cores: number }>;
   homeRssMiB: { start: number; end: number };
 }
@@ -71,6 +74,7 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
   let counting = false;
   let stopping = false;
   const latencies: number[] = [];
+  const halves: Array<{ negotiationMs: number; signingMs: number }> = [];
   let failures = 0;
   let completed = 0;
   pool.generatedInWindow = 0;
@@ -89,7 +93,10 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
         const t = await oneSession(b, key);
         completed++;
         // a session counts when it completes inside the window
-        if (counting && !stopping) latencies.push(t.negotiationMs + t.signingMs);
+        if (counting && !stopping) {
+          latencies.push(t.negotiationMs + t.signingMs);
+          halves.push(t);
+        }
       } catch (e) {
         if (counting) failures++;
         if (failures <= 3 && counting) console.error(`session failed after ${(performance.now() - t0).toFixed(0)} ms: ${(e as Error).message}`);
@@ -147,6 +154,8 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
     failures,
     keysGeneratedInWindow: pool.generatedInWindow,
     latency: summary(latencies),
+    negotiation: summary(halves.map((h) => h.negotiationMs)),
+    signing: summary(halves.map((h) => h.signingMs)),
     cpu: cpuByRole(shares),
     homeRssMiB: { start: rssStart, end: rssEnd },
   };
@@ -165,7 +174,7 @@ function printPhase(p: LoadPhase): void {
   const cpu = p.cpu.map((c) => `${c.process} ${(c.cores * 100).toFixed(0)}%`).join(', ');
   console.log(
     `  ${p.homes} home(s), N=${String(p.buyers).padStart(2)}: ${p.sessionsPerSecond.toFixed(2)} sessions/s (${p.sessions} in ${p.windowS.toFixed(1)} s, ${p.failures} failed), ` +
-      `p50 ${p.latency.p50Ms.toFixed(0)} ms, p95 ${p.latency.p95Ms.toFixed(0)} ms; CPU (100% = one core): ${cpu}` +
+      `p50 ${p.latency.p50Ms.toFixed(0)} ms, p95 ${p.latency.p95Ms.toFixed(0)} ms (request → results p50 ${p.negotiation.p50Ms.toFixed(0)}, signing p50 ${p.signing.p50Ms.toFixed(0)}); CPU (100% = one core): ${cpu}` +
       (p.keysGeneratedInWindow ? `; ${p.keysGeneratedInWindow} session keys generated in the window` : ''),
   );
 }
