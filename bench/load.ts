@@ -73,8 +73,8 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
   const homePid = d.homes[0]!.pid;
   let counting = false;
   let stopping = false;
-  const latencies: number[] = [];
-  const halves: Array<{ negotiationMs: number; signingMs: number }> = [];
+  // each session completed in the window: request → results, and signing
+  const counted: Array<{ negotiationMs: number; signingMs: number }> = [];
   let failures = 0;
   let completed = 0;
   pool.generatedInWindow = 0;
@@ -93,10 +93,7 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
         const t = await oneSession(b, key);
         completed++;
         // a session counts when it completes inside the window
-        if (counting && !stopping) {
-          latencies.push(t.negotiationMs + t.signingMs);
-          halves.push(t);
-        }
+        if (counting && !stopping) counted.push(t);
       } catch (e) {
         if (counting) failures++;
         if (failures <= 3 && counting) console.error(`session failed after ${(performance.now() - t0).toFixed(0)} ms: ${(e as Error).message}`);
@@ -133,9 +130,9 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
   const windowS = (performance.now() - t0) / 1000;
   if (tap) {
     tap.stop();
-    const per = Math.max(1, latencies.length);
+    const per = Math.max(1, counted.length);
     const rows = messageList(tap.counts()).sort((a, b) => b.count - a.count);
-    console.log(`  messages per session in the window (${latencies.length} sessions):`);
+    console.log(`  messages per session in the window (${counted.length} sessions):`);
     for (const r of rows) if (r.count / per >= 0.5) console.log(`    ${(r.count / per).toFixed(1).padStart(7)}  ${r.kind}: ${r.subject}`);
   }
   // --per-process: every process's share, e.g. to compare stores run with different settings
@@ -149,13 +146,13 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
     homes: opts.homes,
     buyers: n,
     windowS,
-    sessions: latencies.length,
-    sessionsPerSecond: latencies.length / windowS,
+    sessions: counted.length,
+    sessionsPerSecond: counted.length / windowS,
     failures,
     keysGeneratedInWindow: pool.generatedInWindow,
-    latency: summary(latencies),
-    negotiation: summary(halves.map((h) => h.negotiationMs)),
-    signing: summary(halves.map((h) => h.signingMs)),
+    latency: summary(counted.map((c) => c.negotiationMs + c.signingMs)),
+    negotiation: summary(counted.map((c) => c.negotiationMs)),
+    signing: summary(counted.map((c) => c.signingMs)),
     cpu: cpuByRole(shares),
     homeRssMiB: { start: rssStart, end: rssEnd },
   };
