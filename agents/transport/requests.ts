@@ -1,7 +1,6 @@
 /**
  * Request/reply as plain NATS messages: each request is a publish whose reply subject is a
- * token under one inbox subscription shared by every request on the connection (the
- * requests of one turn of the event loop published together at its end), and it
+ * token under one inbox subscription shared by every request on the connection, and it
  * settles with whatever arrives there first: the reply, or a status the server sends in its
  * place (503: nobody is listening; a JetStream direct get's 404). Callers read the status.
  *
@@ -41,14 +40,6 @@ interface Waiter {
   timer: ReturnType<typeof setTimeout>;
 }
 
-/** A request made in this turn of the event loop, not yet handed to nats.js. */
-interface Outgoing {
-  token: string;
-  subject: string;
-  data: Uint8Array;
-  headers?: MsgHdrs;
-}
-
 /** A status the server sent instead of a reply (`{code, description}`), if the message is one. */
 export function replyStatus(msg: Msg): { code: number; description: string } | undefined {
   const h = msg.headers;
@@ -74,7 +65,6 @@ export class Requests {
   private readonly inbox: string;
   private readonly waiting = new Map<string, Waiter>();
   private next = 0;
-  private outgoing: Outgoing[] = [];
 
   /** The one instance of a connection (its inbox subscription is made once). */
   static for(nc: NatsConnection): Requests {
@@ -126,34 +116,14 @@ export class Requests {
         reject(new RequestError(`no reply on ${subject} within ${timeoutMs} ms`, 'timeout'));
       }, timeoutMs);
       this.waiting.set(token, { subject, resolve, reject, timer });
-      if (this.outgoing.push({ token, subject, data, headers }) === 1) setImmediate(() => this.publishOutgoing());
-    });
-  }
-
-  /**
-   * Hands nats.js the requests made during this turn of the event loop, one after another.
-   * nats.js writes to the socket what was published within one microtask; requests made by
-   * separate callbacks in the same turn (an Agent Home answering several arrivals, a chain
-   * of awaited writes) would each cost a socket write, and a wake-up of the server to read
-   * it. Held to the end of the turn, they leave in one write. Measured (`bench load`, two
-   * runs each): with one session at a time, 149-157 instead of 188-190 ms of CPU per session
-   * and p50 108-115 instead of 134-137 ms; with 8 at once, 140 instead of 155 ms. The price
-   * is one turn per request: a migration hop 0.03-0.07 ms slower.
-   */
-  private publishOutgoing(): void {
-    const batch = this.outgoing;
-    this.outgoing = [];
-    for (const o of batch) {
-      const w = this.waiting.get(o.token);
-      if (!w) continue; // failed meanwhile (the connection closed)
       try {
-        this.nc.publish(o.subject, o.data, { reply: `${this.inbox}.${o.token}`, headers: o.headers });
+        this.nc.publish(subject, data, { reply: `${this.inbox}.${token}`, headers });
       } catch (e) {
-        clearTimeout(w.timer);
-        this.waiting.delete(o.token);
-        w.reject(e as Error);
+        clearTimeout(timer);
+        this.waiting.delete(token);
+        reject(e as Error);
       }
-    }
+    });
   }
 
   private settle(msg: Msg): void {

@@ -2,11 +2,9 @@
  * Parley's request path (agents/transport/requests.ts) and the wire call on it
  * (agents/transport/rpc.ts), on a real nats-server: replies reach the request they answer,
  * nobody listening is ERR_UNAVAILABLE at once, silence is ERR_TIMEOUT, a late reply is
- * dropped, a closing connection fails what still waits, and requests made by separate
- * callbacks in one turn of the event loop leave together. (A publish the server refuses is
- * covered by test/security/broker.test.ts.)
+ * dropped, and a closing connection fails what still waits. (A publish the server refuses
+ * is covered by test/security/broker.test.ts.)
  */
-import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
@@ -77,29 +75,6 @@ test('a connection that closes fails the requests still waiting', async () => {
   assert.instance(err, RequestError);
   assert.is((err as RequestError).reason, 'closed');
   assert.ok(Date.now() - t < 2000);
-});
-
-/** Write system calls this process has made so far (Linux). */
-const writeCalls = () => Number(/^syscw: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))![1]);
-
-test('requests made by separate callbacks in one turn leave in one socket write', async () => {
-  const server = await nats.connect('responder-4');
-  const client = await nats.connect('client-4');
-  server.subscribe('echo.batch', { callback: (_e, m) => m.respond(m.data) });
-  await server.flush();
-  const requests = Requests.for(client);
-  // a chain of 40 microtasks, each making a request: published one by one, each would be
-  // written to the socket by itself (nats.js writes what was published within a microtask)
-  const before = writeCalls();
-  const sent: Array<Promise<unknown>> = [];
-  let chain = Promise.resolve();
-  for (let i = 0; i < 40; i++) chain = chain.then(() => void sent.push(requests.request('echo.batch', encodeJson({ i }), 5000)));
-  await chain;
-  const replies = await Promise.all(sent);
-  const writes = writeCalls() - before;
-  assert.is(replies.length, 40);
-  // the requests' write, and the replies' (the responder answers what it reads at once)
-  assert.ok(writes <= 10, `${writes} write calls for 40 requests and their replies`);
 });
 
 test.run();
