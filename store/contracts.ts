@@ -44,8 +44,8 @@ type CompleteBody = z.infer<typeof ContractCompleteSchema>;
 const HOLDS_CONTRACT = new Set(['complete', 'resolved']);
 /** States after which the exchange binds nobody, so the session may see another contract. */
 const ENDED_UNBOUND = new Set(['aborted', 'expired']);
-/** How many countersigned contracts' checked facts wait in memory for their complete. */
-const FACTS_KEPT = 512;
+/** How many countersigned contracts' session keys wait in memory for their complete. */
+const KEYS_KEPT = 512;
 
 interface Operation<S extends z.ZodObject> {
   type: string;
@@ -65,13 +65,13 @@ export class ContractDesk {
   /** offers and completions handled (tests check optimism and replays with it) */
   readonly handled = { offer: 0, complete: 0 };
   /**
-   * What the payload check found for each contract this process countersigned, oldest
-   * first, until its complete: the complete needs only the session key, and the payload
-   * (bound to the contract id, its hash) was checked in full before it was stored. Checked
-   * again, it cost the store that wins a session's contract a third of its contract work.
-   * After a restart, or once FACTS_KEPT newer ones came, the stored payload is checked again.
+   * The session key that the payload check found for each contract this process
+   * countersigned, oldest first, until its complete: that is all a complete needs, and the
+   * payload (bound to the contract id, its hash) was checked in full before it was stored.
+   * Checked again, it cost the store that wins a session's contract a third of its contract
+   * work. After a restart, or once KEYS_KEPT newer ones came, the stored payload is checked again.
    */
-  private readonly countersigned = new Map<string, ContractFacts>();
+  private readonly countersigned = new Map<string, ContractFacts['session']>();
 
   constructor(
     private readonly ctx: StoreContext,
@@ -154,8 +154,8 @@ export class ContractDesk {
     this.checkOffer(req, facts);
     const r = await this.lock.run(`sn:${p.sn}`, () => this.countersign(id, body, facts));
     if (r.fresh) {
-      this.countersigned.set(id, facts);
-      if (this.countersigned.size > FACTS_KEPT) this.countersigned.delete(this.countersigned.keys().next().value!);
+      this.countersigned.set(id, facts.session);
+      if (this.countersigned.size > KEYS_KEPT) this.countersigned.delete(this.countersigned.keys().next().value!);
       this.handled.offer++;
       this.ctx.log(`session ${p.sn}: countersigned contract ${id} with ${signer.id} (${p.terms.quantity} × ${p.terms.item} at ${p.terms.price} ${p.terms.currency})`);
     }
@@ -272,9 +272,9 @@ export class ContractDesk {
       const rec = ctx.files.contract(id);
       if (!rec || rec.buyer !== signer.id) throw parleyError('ERR_NOT_FOUND', `no contract ${id} with ${signer.id}`);
       if (HOLDS_CONTRACT.has(rec.state)) return { contractId: id, accepted: true as const, fresh: false };
-      const facts = this.countersigned.get(id) ?? assertContractPayload(rec.payload, ctx.ca);
+      const session = this.countersigned.get(id) ?? assertContractPayload(rec.payload, ctx.ca).session;
       const jws = assembleContractJws(rec.payload, buyerSignature(rec.protected, fromB64u(body.sg, 'sg')), rec.merchantSignature);
-      if (!checkBuyerSignature(jws, facts.session)) throw parleyError('ERR_JWS_SIGNATURE_INVALID', 'SG is not a valid RS256 signature of this contract under the session key');
+      if (!checkBuyerSignature(jws, session)) throw parleyError('ERR_JWS_SIGNATURE_INVALID', 'SG is not a valid RS256 signature of this contract under the session key');
       await ctx.files.saveContract({ ...rec, state: 'complete', sg: body.sg, contract: jws, updated: new Date().toISOString() });
       this.countersigned.delete(id);
       this.resolver.cancel(id);
