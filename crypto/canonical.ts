@@ -32,8 +32,47 @@ function quote(s: string): string {
 }
 
 /**
- * Checks and serialises in one pass (RFC 8785 §3.2): keys sorted by UTF-16 code units (the
- * default `sort`), strings and numbers as ECMAScript's JSON.stringify writes them (§3.2.2).
+ * Object keys quoted before: the same few dozen keys (`sig`, `body`, `price`…) come back in
+ * every signed or hashed object, and a look-up costs less than the scan for characters to
+ * escape. Bounded in count and key length, so hostile input cannot grow it: past the count
+ * it starts again empty.
+ */
+const QUOTED_KEYS_MAX = 2048;
+const QUOTED_KEY_MAX_LENGTH = 64;
+const quotedKeys = new Map<string, string>();
+
+function quoteKey(k: string): string {
+  let q = quotedKeys.get(k);
+  if (q === undefined) {
+    q = quote(k);
+    if (k.length <= QUOTED_KEY_MAX_LENGTH) {
+      if (quotedKeys.size >= QUOTED_KEYS_MAX) quotedKeys.clear();
+      quotedKeys.set(k, q);
+    }
+  }
+  return q;
+}
+
+/**
+ * Sorts keys by UTF-16 code units, as the default `sort` does (and as `<` compares strings).
+ * Objects here mostly have a handful of keys, where an insertion sort in place costs a
+ * fraction of what the general sort does; larger ones still go to `sort`.
+ */
+function sortKeys(keys: string[]): string[] {
+  const n = keys.length;
+  if (n > 12) return keys.sort();
+  for (let i = 1; i < n; i++) {
+    const k = keys[i]!;
+    let j = i - 1;
+    for (; j >= 0 && keys[j]! > k; j--) keys[j + 1] = keys[j]!;
+    keys[j + 1] = k;
+  }
+  return keys;
+}
+
+/**
+ * Checks and serialises in one pass (RFC 8785 §3.2): keys sorted by UTF-16 code units
+ * (`sortKeys`), strings and numbers as ECMAScript's JSON.stringify writes them (§3.2.2).
  * `path` holds the objects above `value`, so a cycle is refused while a shared, acyclic
  * sub-object is not; it is at most MAX_JSON_DEPTH long. The `canonicalize` package is the
  * independent reference the tests compare this with.
@@ -67,11 +106,11 @@ function serialize(value: unknown, depth: number, path: object[]): string {
     const proto: unknown = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) throw cryptoError('ERR_INVALID_INPUT', 'only plain objects are JSON');
     const o = value as Record<string, unknown>;
-    const keys = Object.keys(o).sort();
+    const keys = sortKeys(Object.keys(o));
     out = '{';
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!;
-      out += (i === 0 ? '' : ',') + quote(k) + ':' + serialize(o[k], depth + 1, path);
+      out += (i === 0 ? '' : ',') + quoteKey(k) + ':' + serialize(o[k], depth + 1, path);
     }
     out += '}';
   }

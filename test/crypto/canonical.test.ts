@@ -180,4 +180,23 @@ test('agrees with the canonicalize package (an independent RFC 8785 implementati
   }
 });
 
+test('key order and key quoting agree with canonicalize for objects of up to 40 keys, keys seen again included', () => {
+  // short keys over a small alphabet repeat across objects (the quoted-key cache) and often
+  // share prefixes; the counts cross the size where sorting changes method
+  const key = fc.string({ unit: fc.constantFrom('a', 'b', 'Z', '1', '\u00e9', '\ud83d\ude00', '"', '\n', '\u0000'), maxLength: 4 });
+  const obj = fc.dictionary(key, fc.jsonValue({ maxDepth: 2 }), { minKeys: 0, maxKeys: 40 });
+  fc.assert(
+    fc.property(fc.array(obj, { maxLength: 4 }), (objs) => {
+      for (const o of objs) assert.is(canonicalJson(o), canonicalize(o));
+    }),
+    { numRuns: 500 },
+  );
+  // a key refused once is refused again (it was not kept as quoted)
+  for (let i = 0; i < 2; i++) throwsCode(() => canonicalJson({ a: 1, '\udc00': 2 }), 'ERR_INVALID_INPUT');
+  // a long key is quoted the same way whether or not it is kept
+  const long = 'k'.repeat(100) + '"';
+  assert.is(canonicalJson({ [long]: 1 }), canonicalJson({ [long]: 1 }));
+  assert.is(canonicalJson({ [long]: 1 }), canonicalize({ [long]: 1 }));
+});
+
 test.run();
