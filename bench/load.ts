@@ -14,7 +14,9 @@
  */
 import type { NatsConnection } from 'nats';
 import { newSessionKey, type BuyerClient } from '../buyer-cli/client.js';
-import type { SessionKey } from '../buyer-cli/session-key.js';
+import { restoreKey, storeKey, type SessionKey } from '../buyer-cli/session-key.js';
+import type { StoredKey } from '../buyer-cli/state.js';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { deploy, type Deployment } from './deploy.js';
 import { measureLimit, messageList } from './limit.js';
 import { Wiretap } from './limit-count.js';
@@ -35,6 +37,8 @@ export interface LoadPhase {
   /** the two halves of a session: request → results, and signing */
   negotiation: Summary;
   signing: Summary;
+  /** sessions/s in each quarter of the window: a rising series means the system was still settling */
+  quarters: number[];
   cpu: Array<{ process: string; cores: number }>;
   homeRssMiB: { start: number; end: number };
 }
@@ -42,12 +46,55 @@ export interface LoadPhase {
 interface Pool {
   keys: SessionKey[];
   generatedInWindow: number;
+  /** keys kept from earlier runs (--keys=FILE), not yet used in this phase */
+  kept?: KeptKeys;
+}
+
+/**
+ * `--keys=FILE`: session keys kept between runs, one stored key (JSON) per line, so that a
+ * long warm-up or window does not first wait minutes for its keys (0.3 CPU-s each). For
+ * benchmarks only: every deployment has its own CA and Agent Home, and uses each key
+ * for one session at most. Keys made when the file runs short are added to it.
+ */
+class KeptKeys {
+  private next = 0;
+  private constructor(
+    private readonly file: string,
+    private readonly stored: StoredKey[],
+  ) {}
+
+  static open(file: string): KeptKeys {
+    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    return new KeptKeys(file, text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as StoredKey));
+  }
+
+  /** A new deployment (its own CA and Agent Home) may use every kept key again. */
+  rewind(): void {
+    this.next = 0;
+  }
+
+  take(n: number): SessionKey[] {
+    const out = this.stored.slice(this.next, this.next + n).map(restoreKey);
+    this.next += out.length;
+    return out;
+  }
+
+  add(keys: SessionKey[]): void {
+    if (!keys.length) return;
+    const stored = keys.map(storeKey);
+    appendFileSync(this.file, stored.map((k) => JSON.stringify(k) + '\n').join(''), { mode: 0o600 });
+    this.stored.push(...stored);
+    this.next = this.stored.length;
+  }
 }
 
 async function fillPool(pool: Pool, n: number): Promise<void> {
+  if (pool.kept) pool.keys.push(...pool.kept.take(Math.max(0, n - pool.keys.length)));
   const need = Math.max(0, n - pool.keys.length);
   // node:crypto generates on the libuv thread pool: both cores work
-  pool.keys.push(...(await Promise.all(Array.from({ length: need }, () => newSessionKey()))));
+  const made = await Promise.all(Array.from({ length: need }, () => newSessionKey()));
+  pool.kept?.add(made);
+  pool.keys.push(...made);
 }
 
 async function takeKey(pool: Pool, counting: () => boolean): Promise<SessionKey> {
@@ -74,7 +121,7 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
   let counting = false;
   let stopping = false;
   // each session completed in the window: request → results, and signing
-  const counted: Array<{ negotiationMs: number; signingMs: number }> = [];
+  const counted: Array<{ negotiationMs: number; signingMs: number; at: number }> = [];
   let failures = 0;
   let completed = 0;
   pool.generatedInWindow = 0;
@@ -93,7 +140,7 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
         const t = await oneSession(b, key);
         completed++;
         // a session counts when it completes inside the window
-        if (counting && !stopping) counted.push(t);
+        if (counting && !stopping) counted.push({ ...t, at: performance.now() });
       } catch (e) {
         if (counting) failures++;
         if (failures <= 3 && counting) console.error(`session failed after ${(performance.now() - t0).toFixed(0)} ms: ${(e as Error).message}`);
@@ -153,6 +200,7 @@ async function phase(d: Deployment, buyers: BuyerClient[], pool: Pool, opts: { w
     latency: summary(counted.map((c) => c.negotiationMs + c.signingMs)),
     negotiation: summary(counted.map((c) => c.negotiationMs)),
     signing: summary(counted.map((c) => c.signingMs)),
+    quarters: [0, 1, 2, 3].map((q) => counted.filter((c) => Math.min(3, Math.floor(((c.at - t0) / 1000 / windowS) * 4)) === q).length / (windowS / 4)),
     cpu: cpuByRole(shares),
     homeRssMiB: { start: rssStart, end: rssEnd },
   };
@@ -174,6 +222,7 @@ function printPhase(p: LoadPhase): void {
       `p50 ${p.latency.p50Ms.toFixed(0)} ms, p95 ${p.latency.p95Ms.toFixed(0)} ms (request → results p50 ${p.negotiation.p50Ms.toFixed(0)}, signing p50 ${p.signing.p50Ms.toFixed(0)}); CPU (100% = one core): ${cpu}` +
       (p.keysGeneratedInWindow ? `; ${p.keysGeneratedInWindow} session keys generated in the window` : ''),
   );
+  console.log(`    by quarter of the window: ${p.quarters.map((q) => q.toFixed(2)).join(' / ')} sessions/s`);
 }
 
 /** The `limit` figure (bench/limit.ts), measured in this run for the same session shape. */
@@ -205,12 +254,14 @@ export async function run(args: string[] = []): Promise<void> {
   // there (0.3 CPU-s each), which skews that phase: on 2026-12-06 N = 1 ran 4.2 sessions/s
   // against the 3 once assumed, and N = 8 2.4 times N = 1
   let rate = Number(opt('rate') ?? 6);
+  const kept = opt('keys') ? KeptKeys.open(opt('keys')!) : undefined;
   for (const step of plan) {
     const d = await deploy({ merchants: MERCHANTS, bids: BIDS, homes: step.homes });
     try {
       const prefix = `b${step.homes}`;
       const buyers = await buyersOn(d, Math.max(...step.ns), prefix);
-      const pool: Pool = { keys: [], generatedInWindow: 0 };
+      kept?.rewind();
+      const pool: Pool = { keys: [], generatedInWindow: 0, kept };
       for (const n of step.ns) {
         const windowFor = soakMin ? soakMin * 60 : windowS;
         // keys for the first wave, the warm-up and the window at the expected rate (a soak
