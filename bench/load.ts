@@ -12,11 +12,11 @@
  * Target: throughput at N = 64 ≥ 50% of the `limit` figure (bench/limit.ts), measured in
  * the same run.
  */
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import type { NatsConnection } from 'nats';
 import { newSessionKey, type BuyerClient } from '../buyer-cli/client.js';
 import { restoreKey, storeKey, type SessionKey } from '../buyer-cli/session-key.js';
 import type { StoredKey } from '../buyer-cli/state.js';
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { deploy, type Deployment } from './deploy.js';
 import { measureLimit, messageList } from './limit.js';
 import { Wiretap } from './limit-count.js';
