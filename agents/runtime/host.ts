@@ -45,6 +45,9 @@ export interface KindBehaviour {
 export const AckSchema = z.strictObject({ accepted: z.literal(true), duplicate: z.boolean() });
 const ACK_NEW = okReply({ accepted: true, duplicate: false });
 const ACK_DUPLICATE = okReply({ accepted: true, duplicate: true });
+/** waits between tries of a hop whose host nobody serves yet (`sendWithin`) */
+const RESEND_FIRST_MS = 50;
+const RESEND_MAX_MS = 500;
 
 /**
  * Reads a host's reply to a migration. The two acknowledgements a host sends are fixed
@@ -366,9 +369,9 @@ export class AgentHost {
   }
 
   /**
-   * Hands `env` to the next host after itinerary index `fromHop` that acknowledges; each one
-   * that does not is recorded as skipped (signed by this host). The trip home is retried
-   * with backoff until the agent expires.
+   * Hands `env` to the next host after itinerary index `fromHop` that acknowledges within its
+   * hop's timeout; each one that does not is recorded as skipped (signed by this host). The
+   * trip home is retried with backoff until the agent expires.
    */
   private async forward(env: Envelope, fromHop: number): Promise<void> {
     const header = env.header.body;
@@ -377,7 +380,7 @@ export class AgentHost {
     for (let j = fromHop + 1; j < header.itinerary.length; j++) {
       const hop = header.itinerary[j]!;
       try {
-        await this.send({ ...out, hop: j }, hop.host, hop.timeoutMs);
+        await this.sendWithin({ ...out, hop: j }, hop.host, hop.timeoutMs);
         this.publishProgress(out, before);
         return;
       } catch (err) {
@@ -427,6 +430,26 @@ export class AgentHost {
 
   private async send(env: Envelope, host: string, timeoutMs: number): Promise<void> {
     await migrate(this.opts.nc, host, encodeJson(env), timeoutMs);
+  }
+
+  /**
+   * `send`, tried again while nobody serves `host` (ERR_UNAVAILABLE: a host restarting, or
+   * its connection moving to another node of a cluster) until `timeoutMs` has passed: the
+   * hop's timeout is the time a host has to take the agent, not just one attempt. Sending
+   * again is safe, as an arrival is acknowledged once per (agent, hop) however often it comes.
+   */
+  private async sendWithin(env: Envelope, host: string, timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    const data = encodeJson(env);
+    for (let wait = RESEND_FIRST_MS; ; wait = Math.min(2 * wait, RESEND_MAX_MS)) {
+      try {
+        await migrate(this.opts.nc, host, data, Math.max(1, until - Date.now()));
+        return;
+      } catch (err) {
+        if (this.stopped || (err as ParleyError).code !== 'ERR_UNAVAILABLE' || Date.now() + wait >= until) throw err;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
   }
 }
 

@@ -165,6 +165,21 @@ test('a host that is down is skipped and the skip is recorded', async () => {
   assert.is(a.visits[1]!.note, 'ERR_UNAVAILABLE');
 });
 
+test('a host that starts listening within its hop timeout is visited, not skipped', async () => {
+  // nobody serves 'late' when the agent first tries it (no responders, at once); the hop
+  // keeps trying until its 5 s are up, and the host comes up a moment later
+  const env = probe(['h1', 'late', 'h3'], 30_000, 5000);
+  const back = comeHome(env.id, 15_000);
+  await home.dispatch(env);
+  await new Promise((r) => setTimeout(r, 400));
+  await startHost('late');
+  const a = await back;
+  assert.equal(
+    a.visits.map((v) => [v.event, v.target]),
+    [['visited', 'h1'], ['visited', 'late'], ['visited', 'h3']],
+  );
+});
+
 test('a host that acknowledges and then dies is detected by the issuer deadline', async () => {
   const self = await pki.party('dies', 'merchant');
   const files = pki.writeFiles(tmp.path, self);
