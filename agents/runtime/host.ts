@@ -433,21 +433,26 @@ export class AgentHost {
   }
 
   /**
-   * `send`, tried again while nobody serves `host` (ERR_UNAVAILABLE: a host restarting, or
-   * its connection moving to another node of a cluster) until `timeoutMs` has passed: the
-   * hop's timeout is the time a host has to take the agent, not just one attempt. Sending
-   * again is safe, as an arrival is acknowledged once per (agent, hop) however often it comes.
+   * `send` within `timeoutMs`, the time a host has to take the agent, in more than one try:
+   * - while nobody serves `host` (ERR_UNAVAILABLE: a host restarting, or its connection
+   *   moving to another node of a cluster), again after a short wait;
+   * - a try waits for its acknowledgement at most half the timeout, so an agent sent the
+   *   moment a cluster node died (the request lost with the node, while the host is back on
+   *   another node within a few hundred ms) is sent once more (ERR_TIMEOUT).
+   * Sending again is safe: an arrival is acknowledged once per (agent, hop) however often it
+   * comes, and a host that was only slow answers the second try as a duplicate.
    */
   private async sendWithin(env: Envelope, host: string, timeoutMs: number): Promise<void> {
     const until = Date.now() + timeoutMs;
     const data = encodeJson(env);
     for (let wait = RESEND_FIRST_MS; ; wait = Math.min(2 * wait, RESEND_MAX_MS)) {
       try {
-        await migrate(this.opts.nc, host, data, Math.max(1, until - Date.now()));
+        await migrate(this.opts.nc, host, data, Math.max(1, Math.min(until - Date.now(), timeoutMs / 2)));
         return;
       } catch (err) {
-        if (this.stopped || (err as ParleyError).code !== 'ERR_UNAVAILABLE' || Date.now() + wait >= until) throw err;
-        await new Promise((r) => setTimeout(r, wait));
+        const code = (err as ParleyError).code;
+        if (this.stopped || (code !== 'ERR_UNAVAILABLE' && code !== 'ERR_TIMEOUT') || Date.now() + wait >= until) throw err;
+        if (code === 'ERR_UNAVAILABLE') await new Promise((r) => setTimeout(r, wait));
       }
     }
   }

@@ -180,6 +180,24 @@ test('a host that starts listening within its hop timeout is visited, not skippe
   );
 });
 
+test('an arrival lost on the way (no acknowledgement) is sent again within the hop timeout', async () => {
+  // a stand-in takes the first arrival for 'lost' and never answers, as when the agent goes
+  // out the moment the host's cluster node dies; the real host is up a moment later
+  const swallowed: string[] = [];
+  nc.subscribe(subjects.hostArrive('lost'), { max: 1, callback: (_e, m) => swallowed.push(m.subject) });
+  await nc.flush();
+  const env = probe(['h1', 'lost', 'h3'], 30_000, 2000);
+  const back = comeHome(env.id, 15_000);
+  await home.dispatch(env);
+  await eventually('the first arrival swallowed', async () => (swallowed.length === 1 ? true : undefined), 5000);
+  await startHost('lost');
+  const a = await back;
+  assert.equal(
+    a.visits.map((v) => [v.event, v.target]),
+    [['visited', 'h1'], ['visited', 'lost'], ['visited', 'h3']],
+  );
+});
+
 test('a host that acknowledges and then dies is detected by the issuer deadline', async () => {
   const self = await pki.party('dies', 'merchant');
   const files = pki.writeFiles(tmp.path, self);
