@@ -103,7 +103,16 @@ function rowsFor(c: SessionCounts, crypto: CryptoCosts, nats: NatsCosts): LimitR
 
 /** Runs the counted session and the cost measurements; returns the limit for `shape`. */
 export async function measureLimit(shape: SessionShape = LOAD_SHAPE): Promise<LimitResult> {
-  const counts = await countSession(shape);
+  return priceLimit(await countSession(shape));
+}
+
+/**
+ * The limit for a session counted before, with every primitive priced now: the counts do
+ * not depend on the machine's speed, the prices do (see bench/load.ts, which prices the same
+ * counts before and after the phase it compares with the limit).
+ */
+export async function priceLimit(counts: SessionCounts): Promise<LimitResult> {
+  const shape = counts.shape;
   const crypto = await cryptoCosts();
   const avg = (m: Map<string, { count: number; bytes: number }>) => {
     const v = [...m.values()];
