@@ -54,9 +54,25 @@ export function signRequest<B extends object>(type: string, body: B, to: string,
   return { cert: from.certPem, req: signObject(type, full, from.secretKey) };
 }
 
-/** The wire schema of a signed request of `type` with body `schema`. */
-export function signedRequestSchema<S extends z.ZodObject>(type: string, schema: S) {
+function buildSignedRequestSchema<S extends z.ZodObject>(type: string, schema: S) {
   return z.strictObject({ cert: pem, req: signedObject(type, schema.extend(RequestMetaSchema.shape)) });
+}
+
+/**
+ * Wire schemas built so far, by body schema and type. Building one per request cost more
+ * than checking the request with it: zod compiles each new object schema into a parser of
+ * its own (generated code) on its first use, and a schema used once runs that code cold.
+ * Body schemas are module constants, so this holds one entry per request type.
+ */
+const built = new WeakMap<z.ZodObject, Map<string, ReturnType<typeof buildSignedRequestSchema>>>();
+
+/** The wire schema of a signed request of `type` with body `schema`. */
+export function signedRequestSchema<S extends z.ZodObject>(type: string, schema: S): ReturnType<typeof buildSignedRequestSchema<S>> {
+  let byType = built.get(schema);
+  if (!byType) built.set(schema, (byType = new Map()));
+  let s = byType.get(type);
+  if (!s) byType.set(type, (s = buildSignedRequestSchema(type, schema)));
+  return s as ReturnType<typeof buildSignedRequestSchema<S>>;
 }
 
 export interface OpenOptions {
