@@ -2,11 +2,12 @@
  * Counting the primitive work of one session, for bench/limit.ts, by instrumenting the real
  * code path rather than reading it:
  *
- * - crypto: the node:crypto functions every Parley signature, RSA exponentiation and hash
- *   ends in (`sign`, `verify`, `privateDecrypt`, `publicEncrypt`, `hash`, `createHash`,
- *   `generateKeyPair`) are wrapped with counters, and `syncBuiltinESMExports` makes the
- *   modules that imported them by name (crypto/ed25519.ts, crypto/rsa/openssl.ts, …) call
- *   the wrappers. Each call is classified by its key (Ed25519; RSA by exponent: e = 65537,
+ * - crypto: the functions every Parley signature, RSA exponentiation and hash ends in are
+ *   wrapped with counters: libsodium's Ed25519 sign and verify (crypto/ed25519.ts calls them
+ *   through the module object), and node:crypto's `sign`, `verify`, `privateDecrypt`,
+ *   `publicEncrypt`, `hash`, `createHash` and `generateKeyPair`, where
+ *   `syncBuiltinESMExports` makes the modules that imported them by name
+ *   (crypto/rsa/openssl.ts, …) call the wrappers. Each call is classified by its key (Ed25519; RSA by exponent: e = 65537,
  *   the 64-bit e1, or the secret d2 that is as long as n) and identified by its input, so
  *   that the same operation done twice on the same data is told apart from distinct work.
  * - NATS: a connection subscribed to `>` sees every message of every party (not $SYS).
@@ -23,6 +24,7 @@ import type { NatsConnection, Subscription } from 'nats';
 
 const require = createRequire(import.meta.url);
 const nodeCrypto = require('node:crypto') as typeof import('node:crypto');
+const sodium = require('sodium-native') as typeof import('sodium-native').default;
 const realHash = nodeCrypto.hash;
 
 export interface OpCount {
@@ -100,6 +102,16 @@ export function countCrypto(party: () => string = () => ''): { stop(): Map<Crypt
   };
   const { sign, verify, privateDecrypt, publicEncrypt, hash, createHash, generateKeyPair } = nodeCrypto;
   const c = nodeCrypto as unknown as Record<string, unknown>;
+  const { crypto_sign_detached: sodiumSign, crypto_sign_verify_detached: sodiumVerify } = sodium;
+
+  sodium.crypto_sign_detached = (sig, m, sk) => {
+    note('ed25519 sign', fingerprint(m), m.byteLength);
+    sodiumSign(sig, m, sk);
+  };
+  sodium.crypto_sign_verify_detached = (sig, m, pk) => {
+    note('ed25519 verify', fingerprint(m, sig), m.byteLength);
+    return sodiumVerify(sig, m, pk);
+  };
 
   c.sign = (alg: string | null, data: NodeJS.ArrayBufferView, key: unknown, ...rest: unknown[]) => {
     const type = keyObjectOf(key)?.asymmetricKeyType;
@@ -155,6 +167,7 @@ export function countCrypto(party: () => string = () => ''): { stop(): Map<Crypt
     stop() {
       Object.assign(nodeCrypto, { sign, verify, privateDecrypt, publicEncrypt, hash, createHash, generateKeyPair });
       syncBuiltinESMExports();
+      Object.assign(sodium, { crypto_sign_detached: sodiumSign, crypto_sign_verify_detached: sodiumVerify });
       return counts;
     },
   };

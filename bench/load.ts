@@ -19,7 +19,7 @@ import { newSessionKey, type BuyerClient } from '../buyer-cli/client.js';
 import { restoreKey, storeKey, type SessionKey } from '../buyer-cli/session-key.js';
 import type { StoredKey } from '../buyer-cli/state.js';
 import { deploy, type Deployment } from './deploy.js';
-import { LOAD_SHAPE, messageList, priceLimit } from './limit.js';
+import { LOAD_SHAPE, messageList, priceLimit, type LimitResult } from './limit.js';
 import { countSession, type SessionCounts } from './limit-session.js';
 import { Wiretap } from './limit-count.js';
 import { oneSession, MERCHANTS, BIDS } from './session.js';
@@ -250,14 +250,22 @@ interface LimitFigure {
   sessionsPerSecond: number;
   before?: number;
   after?: number;
+  /** the same mean with Ed25519 priced at libsodium's cost, as implemented (bench/limit.ts) */
+  libsodium: number;
 }
 
 const fmtLimit = (x: number | undefined) => (x === undefined ? '(failed)' : x.toFixed(2));
 
-function limitAround(before: number | undefined, after: number | undefined): LimitFigure | undefined {
-  const both = [before, after].filter((x): x is number => x !== undefined);
+function limitAround(before: LimitResult | undefined, after: LimitResult | undefined): LimitFigure | undefined {
+  const both = [before, after].filter((x): x is LimitResult => x !== undefined);
   if (!both.length) return undefined;
-  return { sessionsPerSecond: both.reduce((a, b) => a + b, 0) / both.length, before, after };
+  const mean = (f: (r: LimitResult) => number) => both.reduce((a, r) => a + f(r), 0) / both.length;
+  return {
+    sessionsPerSecond: mean((r) => r.sessionsPerSecond),
+    before: before?.sessionsPerSecond,
+    after: after?.sessionsPerSecond,
+    libsodium: mean((r) => r.withLibsodiumEd25519.sessionsPerSecond),
+  };
 }
 
 export async function run(args: string[] = []): Promise<void> {
@@ -275,7 +283,7 @@ export async function run(args: string[] = []): Promise<void> {
   let limit: LimitFigure | undefined;
   const wantLimit = !soakMin && !args.includes('--no-limit') && plan.some((s) => s.homes === 1 && s.ns.includes(64));
   const limitCounts: SessionCounts | undefined = wantLimit ? await limitStep('counted', () => countSession(LOAD_SHAPE)) : undefined;
-  const price = async (when: string) => (limitCounts ? (await limitStep(`priced ${when} the phase`, () => priceLimit(limitCounts)))?.sessionsPerSecond : undefined);
+  const price = async (when: string) => (limitCounts ? await limitStep(`priced ${when} the phase`, () => priceLimit(limitCounts)) : undefined);
   const rssSamples: Array<{ atS: number; rssMiB: number }> = [];
   // expected sessions/s, for sizing the key pool (--rate=, for a lone phase); refined after
   // each phase. Sized short, the pool runs dry inside the window and the buyers make keys
@@ -328,6 +336,7 @@ export async function run(args: string[] = []): Promise<void> {
       const share = at64.sessionsPerSecond / limit.sessionsPerSecond;
       const priced = `priced ${fmtLimit(limit.before)} before the phase and ${fmtLimit(limit.after)} after`;
       targets.push(target('load', `${at64.sessionsPerSecond.toFixed(2)} sessions/s at N=64 = ${(share * 100).toFixed(0)}% of the limit ${limit.sessionsPerSecond.toFixed(2)} (${priced})`, '>= 50% of limit', share >= 0.5));
+      console.log(`against the limit with Ed25519 at libsodium's cost, as implemented (${limit.libsodium.toFixed(2)} sessions/s): ${((at64.sessionsPerSecond / limit.libsodium) * 100).toFixed(0)}%`);
     }
   } else if (at64 && rssSamples.length >= 6) {
     // The heap grows to its working size during the first minutes, and from one GC cycle to
@@ -351,7 +360,7 @@ export async function run(args: string[] = []): Promise<void> {
       ...phases.map((p) => [String(p.homes), String(p.buyers), p.sessionsPerSecond.toFixed(2), p.latency.p50Ms.toFixed(0), p.latency.p95Ms.toFixed(0), String(p.failures), `${p.homeRssMiB.start.toFixed(0)} → ${p.homeRssMiB.end.toFixed(0)}`]),
     ]),
   );
-  const file = writeResults(soakMin ? 'soak' : 'load', { merchants: MERCHANTS, bids: BIDS, phases, limitSessionsPerSecond: limit?.sessionsPerSecond, limitBefore: limit?.before, limitAfter: limit?.after, rssSamples }, targets);
+  const file = writeResults(soakMin ? 'soak' : 'load', { merchants: MERCHANTS, bids: BIDS, phases, limitSessionsPerSecond: limit?.sessionsPerSecond, limitBefore: limit?.before, limitAfter: limit?.after, limitLibsodiumEd25519: limit?.libsodium, rssSamples }, targets);
   console.log(`results: ${file}`);
   printTargets(targets);
 }

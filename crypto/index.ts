@@ -12,6 +12,8 @@ export {
   ed25519Verify,
   ed25519SignNoble,
   ed25519VerifyNoble,
+  ed25519SignOpenssl,
+  ed25519VerifyOpenssl,
   ed25519PrivateKeyPem,
   ed25519SeedFromPem,
   ed25519Pkcs8Der,

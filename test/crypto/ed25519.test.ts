@@ -1,10 +1,11 @@
 /**
- * Ed25519 identity keys: noble and node:crypto (OpenSSL) produce byte-identical
- * signatures and accept each other's; tampering is rejected by both; the PKCS#8 PEM key
- * files round-trip; and `ed25519VerifyNoble` agrees with every Wycheproof verdict.
+ * Ed25519 identity keys: libsodium (the implementation in use), OpenSSL (node:crypto) and
+ * noble produce byte-identical signatures and accept each other's; tampering is rejected
+ * by all three; the PKCS#8 PEM key files round-trip; and all three agree with every
+ * Wycheproof verdict.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -17,6 +18,8 @@ import {
   ed25519Sign,
   ed25519VerifyNoble,
   ed25519Verify,
+  ed25519SignOpenssl,
+  ed25519VerifyOpenssl,
   generateIdentityKey,
   identityPublicKey,
   scopeVerifiedSignatures,
@@ -24,26 +27,32 @@ import {
 import { flipBit, throwsCode } from '../helpers/assert.js';
 import { noteMissingVectors, wycheproofDir } from '../helpers/paths.js';
 
-test('RFC 8032 §7.1 test 1, by both implementations', () => {
+test('RFC 8032 §7.1 test 1, by all three implementations', () => {
   const sk = fromHex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
   const pk = fromHex('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
   const sig = 'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b';
   assert.equal(identityPublicKey(sk), pk);
   assert.is(toHex(ed25519SignNoble(new Uint8Array(0), sk)), sig);
   assert.is(toHex(ed25519Sign(new Uint8Array(0), sk)), sig);
+  assert.is(toHex(ed25519SignOpenssl(new Uint8Array(0), sk)), sig);
   assert.ok(ed25519VerifyNoble(fromHex(sig), new Uint8Array(0), pk));
   assert.ok(ed25519Verify(fromHex(sig), new Uint8Array(0), pk));
+  assert.ok(ed25519VerifyOpenssl(fromHex(sig), new Uint8Array(0), pk));
 });
 
-test('noble and node:crypto signatures are byte-identical and cross-verify', () => {
+test('libsodium, OpenSSL and noble signatures are byte-identical and cross-verify', () => {
   for (let i = 0; i < 40; i++) {
     const { secretKey, publicKey } = generateIdentityKey();
-    const msg = randomBytes(i * 17);
+    // a view into a larger buffer as well as whole arrays
+    const msg = i % 2 ? randomBytes(i * 17) : new Uint8Array(randomBytes(i * 17 + 9)).subarray(5, 5 + i * 17);
     const a = ed25519SignNoble(msg, secretKey);
     const b = ed25519Sign(msg, secretKey);
-    assert.equal(a, b, `signature ${i} differs`);
-    assert.ok(ed25519VerifyNoble(b, msg, publicKey), 'noble verifies node');
-    assert.ok(ed25519Verify(a, msg, publicKey), 'node verifies noble');
+    const c = ed25519SignOpenssl(msg, secretKey);
+    assert.equal(b, a, `libsodium signature ${i} differs`);
+    assert.equal(c, a, `OpenSSL signature ${i} differs`);
+    assert.ok(ed25519VerifyNoble(b, msg, publicKey), 'noble verifies libsodium');
+    assert.ok(ed25519Verify(a, msg, publicKey), 'libsodium verifies noble');
+    assert.ok(ed25519VerifyOpenssl(b, msg, publicKey), 'OpenSSL verifies libsodium');
   }
 });
 
@@ -71,13 +80,12 @@ test('a remembered verification stands only for the exact bytes verified', () =>
 });
 
 test('a remembered verification answers only the party that made it (several parties in one process)', () => {
-  // count what reaches OpenSSL: a remembered verification does not
+  // count what reaches libsodium: a remembered verification does not
   const require = createRequire(import.meta.url);
-  const nodeCrypto = require('node:crypto') as { verify: (...a: unknown[]) => boolean };
-  const real = nodeCrypto.verify;
+  const sodium = require('sodium-native') as { crypto_sign_verify_detached: (...a: unknown[]) => boolean };
+  const real = sodium.crypto_sign_verify_detached;
   let calls = 0;
-  nodeCrypto.verify = (...a: unknown[]) => (calls++, real(...a));
-  syncBuiltinESMExports();
+  sodium.crypto_sign_verify_detached = (...a: unknown[]) => (calls++, real(...a));
   let party = 'home';
   try {
     scopeVerifiedSignatures(() => party);
@@ -95,12 +103,11 @@ test('a remembered verification answers only the party that made it (several par
     assert.is(calls, 2, 'and the first still remembers');
   } finally {
     scopeVerifiedSignatures(() => '');
-    nodeCrypto.verify = real;
-    syncBuiltinESMExports();
+    sodium.crypto_sign_verify_detached = real;
   }
 });
 
-test('tampered message, signature or key is rejected by both', () => {
+test('tampered message, signature or key is rejected by all three', () => {
   const { secretKey, publicKey } = generateIdentityKey();
   const other = generateIdentityKey().publicKey;
   const msg = utf8('parley/test message');
@@ -118,10 +125,12 @@ test('tampered message, signature or key is rejected by both', () => {
   ];
   for (const [name, s, m, k] of cases) {
     assert.not.ok(ed25519VerifyNoble(s, m, k), `noble accepted: ${name}`);
-    assert.not.ok(ed25519Verify(s, m, k), `node accepted: ${name}`);
+    assert.not.ok(ed25519Verify(s, m, k), `libsodium accepted: ${name}`);
+    assert.not.ok(ed25519VerifyOpenssl(s, m, k), `OpenSSL accepted: ${name}`);
   }
   assert.not.ok(ed25519VerifyNoble('x' as unknown as Uint8Array, msg, publicKey));
   assert.not.ok(ed25519Verify(sig, 'x' as unknown as Uint8Array, publicKey));
+  assert.not.ok(ed25519VerifyOpenssl(sig, 'x' as unknown as Uint8Array, publicKey));
 });
 
 /** S + L: same signature value mod L, but non-canonical; strict verifiers must refuse it. */
@@ -149,7 +158,7 @@ interface WycheproofFile {
   testGroups: { publicKey: { pk: string }; tests: { tcId: number; msg: string; sig: string; result: 'valid' | 'invalid' | 'acceptable'; comment: string }[] }[];
 }
 
-test('Wycheproof ed25519_test.json: both ed25519Verify (OpenSSL) and ed25519VerifyNoble agree with all 151 verdicts', () => {
+test('Wycheproof ed25519_test.json: libsodium, OpenSSL and noble agree with all 151 verdicts', () => {
   const dir = wycheproofDir();
   if (dir === undefined) {
     noteMissingVectors('ed25519');
@@ -165,7 +174,8 @@ test('Wycheproof ed25519_test.json: both ed25519Verify (OpenSSL) and ed25519Veri
       const msg = fromHex(t.msg);
       const sig = fromHex(t.sig);
       assert.is(ed25519VerifyNoble(sig, msg, pk), expected, `noble, tcId ${t.tcId} (${t.comment})`);
-      assert.is(ed25519Verify(sig, msg, pk), expected, `OpenSSL, tcId ${t.tcId} (${t.comment})`);
+      assert.is(ed25519Verify(sig, msg, pk), expected, `libsodium, tcId ${t.tcId} (${t.comment})`);
+      assert.is(ed25519VerifyOpenssl(sig, msg, pk), expected, `OpenSSL, tcId ${t.tcId} (${t.comment})`);
       processed++;
     }
   }
