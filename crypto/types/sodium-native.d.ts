@@ -4,16 +4,11 @@
  */
 declare module 'sodium-native' {
   interface Sodium {
-    readonly crypto_sign_BYTES: number;
-    readonly crypto_sign_PUBLICKEYBYTES: number;
-    readonly crypto_sign_SECRETKEYBYTES: number;
-    readonly crypto_sign_SEEDBYTES: number;
     /** Derives the key pair of a 32-byte seed; `sk` receives seed ‖ public key. */
     crypto_sign_seed_keypair(pk: Uint8Array, sk: Uint8Array, seed: Uint8Array): void;
     /** Writes the 64-byte signature of `m` under `sk` into `sig`. */
     crypto_sign_detached(sig: Uint8Array, m: Uint8Array, sk: Uint8Array): void;
     crypto_sign_verify_detached(sig: Uint8Array, m: Uint8Array, pk: Uint8Array): boolean;
-    sodium_memzero(buf: Uint8Array): void;
   }
   const sodium: Sodium;
   export default sodium;
