@@ -6,7 +6,7 @@
  */
 import { createPrivateKey, sign as nodeSign, verify as nodeVerify, createPublicKey } from 'node:crypto';
 import { utf8 } from '../crypto/bytes.js';
-import { ed25519SignNoble, ed25519Sign, ed25519SignOpenssl, ed25519VerifyNoble, ed25519Verify, ed25519VerifyOpenssl, generateIdentityKey } from '../crypto/ed25519.js';
+import { ED25519_BACKEND, ed25519SignNoble, ed25519Sign, ed25519SignOpenssl, ed25519VerifyNoble, ed25519Verify, ed25519VerifyOpenssl, generateIdentityKey } from '../crypto/ed25519.js';
 import {
   completeMessage,
   createEscrowProof,
@@ -94,8 +94,8 @@ async function ed25519Rows(): Promise<Row[]> {
     ['ed25519 verify (noble)', await measure(() => ed25519VerifyNoble(sig, MESSAGE, publicKey))],
     ['ed25519 sign (OpenSSL)', await measure(() => ed25519SignOpenssl(MESSAGE, secretKey))],
     ['ed25519 verify (OpenSSL)', await measure(() => ed25519VerifyOpenssl(sig, MESSAGE, publicKey))],
-    ['ed25519 sign (libsodium, in use)', await measure(() => ed25519Sign(MESSAGE, secretKey))],
-    ['ed25519 verify (libsodium, in use)', await measure(() => ed25519Verify(other, MESSAGE, publicKey))],
+    [`ed25519 sign (${ED25519_BACKEND}, in use)`, await measure(() => ed25519Sign(MESSAGE, secretKey))],
+    [`ed25519 verify (${ED25519_BACKEND}, in use)`, await measure(() => ed25519Verify(other, MESSAGE, publicKey))],
   ];
   return ops.map(([op, sample]) => ({ op, bits: null, sample, baselineMs: null, ratio: null }));
 }

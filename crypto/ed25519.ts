@@ -3,7 +3,8 @@
  * non-canonical encodings or small-order keys are rejected the way Wycheproof expects).
  *
  * Three implementations of one function:
- * - `ed25519Sign` / `ed25519Verify`, used everywhere: libsodium (sodium-native). On this
+ * - `ed25519Sign` / `ed25519Verify`, used everywhere: libsodium (sodium-native), or
+ *   OpenSSL where that native module cannot be loaded (`ED25519_BACKEND` says which). On this
  *   project's machine it signs in 21 µs and verifies in 55, against OpenSSL's 43 and 120
  *   through node:crypto, and verification is most of the CPU a store or the Agent Home
  *   spends on cryptography. libsodium refuses non-canonical S and encodings, and small-order
@@ -18,9 +19,8 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
-// called as `sodium.f(...)`, never destructured: bench/limit-count.ts counts the calls by
-// wrapping the module's functions
-import sodium from 'sodium-native';
+import { createRequire } from 'node:module';
+import type Sodium from 'sodium-native';
 import { concatBytes, fromHex } from './bytes.js';
 import { sha256Binary } from './hash.js';
 import { cryptoError } from './errors.js';
@@ -147,10 +147,27 @@ export function ed25519VerifyOpenssl(signature: Uint8Array, message: Uint8Array,
 
 // --- libsodium: the implementation used everywhere else ------------------------------
 
+/**
+ * libsodium, or undefined where its native module cannot be loaded (a platform its
+ * prebuilt binaries do not cover): Parley then signs and verifies in OpenSSL, the same
+ * results at about half the speed. Called as `sodium.f(...)`, never destructured:
+ * bench/limit-count.ts counts the calls by wrapping the module's functions.
+ */
+const sodium: typeof Sodium | undefined = (() => {
+  try {
+    return createRequire(import.meta.url)('sodium-native') as typeof Sodium;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** Which implementation `ed25519Sign` and `ed25519Verify` use in this process. */
+export const ED25519_BACKEND: 'libsodium' | 'openssl' = sodium ? 'libsodium' : 'openssl';
+
 /** libsodium's 64-byte secret keys (seed ‖ public key), derived once per seed array. */
 const sodiumSecrets = new WeakMap<Uint8Array, Uint8Array>();
 
-function sodiumSecret(seed: Uint8Array): Uint8Array {
+function sodiumSecret(sodium: typeof Sodium, seed: Uint8Array): Uint8Array {
   let sk = sodiumSecrets.get(seed);
   if (!sk) {
     sk = new Uint8Array(64);
@@ -160,12 +177,13 @@ function sodiumSecret(seed: Uint8Array): Uint8Array {
   return sk;
 }
 
-/** Ed25519 signature by libsodium; byte-identical to the others (RFC 8032 is deterministic). */
+/** Ed25519 signature by libsodium (OpenSSL without it); byte-identical to the others (RFC 8032 is deterministic). */
 export function ed25519Sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
   abytes(secretKey, ED25519_SEED_LENGTH, 'secretKey');
   if (!(message instanceof Uint8Array)) throw new TypeError('message must be a Uint8Array');
+  if (!sodium) return ed25519SignOpenssl(message, secretKey);
   const sig = new Uint8Array(ED25519_SIGNATURE_LENGTH);
-  sodium.crypto_sign_detached(sig, message, sodiumSecret(secretKey));
+  sodium.crypto_sign_detached(sig, message, sodiumSecret(sodium, secretKey));
   return sig;
 }
 
@@ -198,7 +216,7 @@ function verifiedKey(signature: Uint8Array, message: Uint8Array, publicKey: Uint
   return latin1(publicKey) + latin1(signature) + sha256Binary(message) + verifierScope();
 }
 
-/** Strict Ed25519 verification by libsodium; false (never a throw) for anything that does not verify. */
+/** Strict Ed25519 verification by libsodium (OpenSSL without it); false (never a throw) for anything that does not verify. */
 export function ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
   if (!(signature instanceof Uint8Array) || !(message instanceof Uint8Array) || !(publicKey instanceof Uint8Array)) return false;
   if (signature.length !== ED25519_SIGNATURE_LENGTH || publicKey.length !== ED25519_PUBLIC_LENGTH) return false;
@@ -206,7 +224,7 @@ export function ed25519Verify(signature: Uint8Array, message: Uint8Array, public
   if (verified.has(key)) return true;
   let ok: boolean;
   try {
-    ok = sodium.crypto_sign_verify_detached(signature, message, publicKey);
+    ok = sodium ? sodium.crypto_sign_verify_detached(signature, message, publicKey) : nodeVerify(null, message, nodePublic(publicKey), signature);
   } catch {
     return false;
   }

@@ -14,6 +14,7 @@ export {
   ed25519VerifyNoble,
   ed25519SignOpenssl,
   ed25519VerifyOpenssl,
+  ED25519_BACKEND,
   ed25519PrivateKeyPem,
   ed25519SeedFromPem,
   ed25519Pkcs8Der,

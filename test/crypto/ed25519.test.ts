@@ -20,12 +20,17 @@ import {
   ed25519Verify,
   ed25519SignOpenssl,
   ed25519VerifyOpenssl,
+  ED25519_BACKEND,
   generateIdentityKey,
   identityPublicKey,
   scopeVerifiedSignatures,
 } from '../../crypto/ed25519.js';
 import { flipBit, throwsCode } from '../helpers/assert.js';
 import { noteMissingVectors, wycheproofDir } from '../helpers/paths.js';
+
+test('libsodium is loaded here (on a platform without it, Parley falls back to OpenSSL)', () => {
+  assert.is(ED25519_BACKEND, 'libsodium');
+});
 
 test('RFC 8032 §7.1 test 1, by all three implementations', () => {
   const sk = fromHex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
