@@ -1,7 +1,8 @@
 /**
  * Crypto benchmark: split-key RSA operations at 2048 and 3072 bits against one OpenSSL
  * RSA-SHA256 signature (`crypto.sign('sha256', …)`) measured in the same run, plus
- * Ed25519 with noble, OpenSSL (node:crypto) and libsodium (the one in use). Targets (PROTOCOL.md performance goals):
+ * Ed25519 with noble, OpenSSL (node:crypto) and libsodium (the one in use). Targets
+ * (PROTOCOL.md performance goals):
  *   partial sign and completion ≤ 4x one OpenSSL RS256 signature, partial verify ≤ 1x.
  */
 import { createPrivateKey, sign as nodeSign, verify as nodeVerify, createPublicKey } from 'node:crypto';

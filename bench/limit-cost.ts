@@ -4,8 +4,8 @@
  * - crypto, timed in this process with the product's own calls (node:crypto, OpenSSL):
  *   Ed25519 (in OpenSSL, as the limit is defined; libsodium's cost, which the
  *   implementation pays, beside it) and SHA-256 as base + per-byte (timed at two message
- *   sizes), the RSA exponentiations at 2048 bits exactly as crypto/rsa/openssl.ts runs them, session key
- *   generation, the sealed box's X25519 (OpenSSL, as crypto/seal.ts runs it) and its
+ *   sizes), the RSA exponentiations at 2048 bits exactly as crypto/rsa/openssl.ts runs
+ *   them, session key generation, the sealed box's X25519 (OpenSSL, as crypto/seal.ts runs it) and its
  *   symmetric part, the at-rest encryption (@noble);
  * - NATS, on a fresh nats-server of its own with two client connections like two parties,
  *   each by the client path the implementation uses: a request/reply, a plain publish to a

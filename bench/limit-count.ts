@@ -7,8 +7,9 @@
  *   through the module object), and node:crypto's `sign`, `verify`, `privateDecrypt`,
  *   `publicEncrypt`, `hash`, `createHash` and `generateKeyPair`, where
  *   `syncBuiltinESMExports` makes the modules that imported them by name
- *   (crypto/rsa/openssl.ts, …) call the wrappers. Each call is classified by its key (Ed25519; RSA by exponent: e = 65537,
- *   the 64-bit e1, or the secret d2 that is as long as n) and identified by its input, so
+ *   (crypto/rsa/openssl.ts, …) call the wrappers. Each call is classified by its key
+ *   (Ed25519; RSA by exponent: e = 65537, the 64-bit e1, or the secret d2 that is as long
+ *   as n) and identified by its input, so
  *   that the same operation done twice on the same data is told apart from distinct work.
  * - NATS: a connection subscribed to `>` sees every message of every party (not $SYS).
  *   A message whose reply inbox receives a JetStream PubAck was a JetStream write; other
