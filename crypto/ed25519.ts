@@ -224,7 +224,7 @@ export function ed25519Verify(signature: Uint8Array, message: Uint8Array, public
   if (verified.has(key)) return true;
   let ok: boolean;
   try {
-    ok = sodium ? sodium.crypto_sign_verify_detached(signature, message, publicKey) : nodeVerify(null, message, nodePublic(publicKey), signature);
+    ok = sodium ? sodium.crypto_sign_verify_detached(signature, message, publicKey) : ed25519VerifyOpenssl(signature, message, publicKey);
   } catch {
     return false;
   }
