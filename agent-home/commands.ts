@@ -17,6 +17,7 @@ import { HomeState } from './state.js';
 import { listDisputes, listSessions, renderSession, showSession } from './arbiter.js';
 import { auditReport, renderAudit } from './audit.js';
 import { AgentHome } from './service.js';
+import { connectHome } from './connections.js';
 import { loadOrCreateSecrets } from './secrets.js';
 import { parseCertificate } from '../crypto/x509/index.js';
 import { passphraseFrom, readIdentityKey, withPassphraseOption, type PassphraseFlags } from '../cli/kit/passphrase.js';
@@ -60,23 +61,27 @@ async function runStart(flags: HomeFlags): Promise<void> {
   trust.verify(self.certPem, ['agent-home']);
   const secrets = loadOrCreateSecrets(paths.secrets, passphrase);
   const where = await resolveNats(flags);
-  // no party id: the Agent Home keeps the default inbox on a secured broker too
   const given = natsOptionsFrom(flags, `parley-home-${self.id}`);
-  const nc = await connectNats({ ...(where.embedded ? withBrokerCredentials(given, parleyHome(flags.home), self.id) : given), servers: where.servers });
+  const conns = await connectHome({ ...given, servers: where.servers }, parleyHome(flags.home), self.id, where.embedded);
+  const nc = conns.service;
   let home: AgentHome;
   try {
-    home = await AgentHome.open({ nc, self, trust, ca, secrets, leaseMs, replicas, log: (l) => note(flags, l) });
+    home = await AgentHome.open({ nc, jetstream: conns.jetstream, self, trust, ca, secrets, leaseMs, replicas, log: (l) => note(flags, l) });
     await home.start();
   } catch (e) {
     // a failed start must not leave the connection reconnecting (and the process running)
     await nc.close().catch(() => undefined);
+    await conns.closeJetStream();
     throw e;
   }
   emit(flags, { id: self.id, nats: where.servers, embedded: where.embedded, reusedServer: where.reused, status: 'running' }, (d) =>
     `Agent Home ${d.id} running on ${d.nats}${d.embedded ? (d.reusedServer ? ' (embedded server, reused)' : ' (embedded server, started)') : ''}; Ctrl-C to stop`,
   );
   await stopped;
-  await shutdown(() => home.stop(), nc);
+  await shutdown(async () => {
+    await home.stop();
+    await conns.closeJetStream();
+  }, nc);
 }
 
 async function runNats(flags: HomeFlags & { stop?: boolean }): Promise<void> {

@@ -7,6 +7,7 @@
  *   tls/ca.pem, ca.key    the CA clients trust (`--tls-ca`); ca.key 0600, absent with --ca
  *   tls/server.pem, .key  the server's certificate for 127.0.0.1 and localhost (key 0600)
  *   nkeys/<id>.nk         each party's nkey seed (0600), handed to that party only
+ *   nkeys/<home>.service.nk  the Agent Home's second seed: the user that answers requests
  *
  * Adding a party keeps every existing key and rewrites parties.json and server.conf.
  * Every file is written atomically; seeds and private keys are never printed.
@@ -34,6 +35,8 @@ export interface BrokerPaths {
   serverCert: string;
   serverKey: string;
   seed(id: string): string;
+  /** the Agent Home's service user (broker-config.ts) */
+  serviceSeed(home: string): string;
 }
 
 export function brokerPaths(dir: string): BrokerPaths {
@@ -47,6 +50,7 @@ export function brokerPaths(dir: string): BrokerPaths {
     serverCert: join(d, 'tls', 'server.pem'),
     serverKey: join(d, 'tls', 'server.key'),
     seed: (id) => join(d, 'nkeys', `${checkPartyId(id)}.nk`),
+    serviceSeed: (home) => join(d, 'nkeys', `${checkPartyId(home, 'home id')}.service.nk`),
   };
 }
 
@@ -108,10 +112,9 @@ function readParties(paths: BrokerPaths): PartiesFile {
 }
 
 /** A new nkey user for `id`; its seed goes to nkeys/<id>.nk (0600), its public key is returned. */
-function newSeed(paths: BrokerPaths, id: string, replace: boolean): string {
+function newSeed(paths: BrokerPaths, id: string, replace: boolean, file = paths.seed(id)): string {
   const kp = createUser();
   const seed = new TextDecoder().decode(kp.getSeed());
-  const file = paths.seed(id);
   if (replace) writeFileAtomic(file, `${seed}\n`, 0o600);
   else if (!createFileAtomic(file, `${seed}\n`, 0o600)) throw parleyError('ERR_FILE_EXISTS', `${file} exists: the party ${id} already has a key`);
   return kp.getPublicKey();
@@ -176,7 +179,8 @@ export async function initBroker(opts: InitOptions): Promise<BrokerSummary> {
   mkdirSync(join(paths.dir, 'tls'), { recursive: true, mode: 0o700 });
   chmodSync(join(paths.dir, 'nkeys'), 0o700);
   await tlsFiles(paths, opts);
-  const parties = specs.map((s) => ({ id: s.id, role: s.role, nkey: newSeed(paths, s.id, true) }));
+  const parties: BrokerParty[] = specs.map((s) => ({ id: s.id, role: s.role, nkey: newSeed(paths, s.id, true) }));
+  parties[0]!.serviceNkey = newSeed(paths, opts.home, true, paths.serviceSeed(opts.home));
   const file: PartiesFile = { v: 1, home: opts.home, parties };
   writeConfig(paths, file);
   return summary(paths, file, specs.map((s) => s.id));
@@ -186,7 +190,7 @@ export async function initBroker(opts: InitOptions): Promise<BrokerSummary> {
 export function addBrokerParties(dir: string, specs: PartySpec[]): BrokerSummary {
   const paths = brokerPaths(dir);
   const file = readParties(paths);
-  const added: string[] = [];
+  const added: string[] = addServiceKey(paths, file) ? [`${file.home} (service key)`] : [];
   for (const s of dedupe(specs)) {
     const known = file.parties.find((p) => p.id === s.id);
     if (known) {
@@ -201,6 +205,26 @@ export function addBrokerParties(dir: string, specs: PartySpec[]): BrokerSummary
   return summary(paths, file, added);
 }
 
+/**
+ * Brokers made before the Agent Home had a separate service user get one: a new seed, and
+ * the config rewritten. True when it was added (the running server must reload).
+ */
+function addServiceKey(paths: BrokerPaths, file: PartiesFile): boolean {
+  const home = file.parties.find((p) => p.role === 'agent-home')!;
+  if (home.serviceNkey) return false;
+  home.serviceNkey = newSeed(paths, home.id, true, paths.serviceSeed(home.id));
+  return true;
+}
+
+/** Adds the Agent Home's service user if the broker in `dir` lacks one; true when it did. */
+export function upgradeBroker(dir: string): boolean {
+  const paths = brokerPaths(dir);
+  const file = readParties(paths);
+  if (!addServiceKey(paths, file)) return false;
+  writeConfig(paths, file);
+  return true;
+}
+
 /** The broker described by `dir`, if there is one. */
 export function readBroker(dir: string): BrokerSummary | undefined {
   const paths = brokerPaths(dir);
@@ -208,13 +232,19 @@ export function readBroker(dir: string): BrokerSummary | undefined {
   return summary(paths, readParties(paths), []);
 }
 
-/** How one party connects to this broker: its seed, the CA, its inbox prefix (none for the Agent Home). */
-export function brokerConnection(dir: string, id: string): { nkeySeedFile: string; tlsCaFile: string; inboxPrefix?: string } {
+/**
+ * How one party connects to this broker: its seed, the CA, its inbox prefix (none for the
+ * Agent Home's JetStream user). `service` asks for the Agent Home's service user.
+ */
+export function brokerConnection(dir: string, id: string, service = false): { nkeySeedFile: string; tlsCaFile: string; inboxPrefix?: string } {
   const paths = brokerPaths(dir);
-  const seedFile = paths.seed(id);
   // the seed must belong to the key the config lists for this party
   const listed = readParties(paths).parties.find((p) => p.id === id);
   if (!listed) throw parleyError('ERR_CONFIG', `party ${id} is not in ${paths.parties}`);
+  if (service && listed.role !== 'agent-home') throw parleyError('ERR_CONFIG', `party ${id} is a ${listed.role}; only the Agent Home has a service user`);
+  const seedFile = service ? paths.serviceSeed(id) : paths.seed(id);
+  const expected = service ? listed.serviceNkey : listed.nkey;
+  if (!expected) throw parleyError('ERR_CONFIG', `the Agent Home ${id} has no service key in ${paths.parties}: run \`parley home start\` or \`parley home init --add-party\` to add it`);
   const seed = readText(seedFile, 'nkey seed').trim();
   let publicKey: string;
   try {
@@ -222,7 +252,7 @@ export function brokerConnection(dir: string, id: string): { nkeySeedFile: strin
   } catch (e) {
     throw parleyError('ERR_KEY_FILE', `${seedFile} is not an nkey seed`, e);
   }
-  if (publicKey !== listed.nkey) throw parleyError('ERR_KEY_FILE', `${seedFile} does not hold the key the broker lists for ${id}`);
-  const inboxPrefix = inboxPrefixOf(listed.role, id);
+  if (publicKey !== expected) throw parleyError('ERR_KEY_FILE', `${seedFile} does not hold the key the broker lists for ${id}`);
+  const inboxPrefix = inboxPrefixOf(service ? 'agent-home-service' : listed.role, id);
   return { nkeySeedFile: seedFile, tlsCaFile: paths.caCert, ...(inboxPrefix ? { inboxPrefix } : {}) };
 }

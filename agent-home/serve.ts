@@ -4,6 +4,9 @@
  * (protocol/signed-request.ts) and only then acted on. Its id is claimed in
  * `parley_replies`: a replay gets the reply already given (or ERR_REPLAY while the first
  * is still being handled), never a second action. Errors reply `{code, message}`.
+ * A request whose reply subject is not its signer's own inbox is dropped unanswered and
+ * unacted on (agents/transport/reply-guard.ts); one that fails to open is answered only
+ * when its reply subject is some party's inbox.
  */
 import type { NatsConnection, Subscription } from 'nats';
 import type { z } from 'zod';
@@ -11,6 +14,7 @@ import { isParleyError, parleyError } from '../protocol/errors.js';
 import { openRequest, type CertificateVerifier, type OpenedRequest } from '../protocol/signed-request.js';
 import { queueGroup, subjects, type HomeOp } from '../protocol/subjects.js';
 import { errorReply, okReply } from '../protocol/wire.js';
+import type { ReplyRefusals } from '../agents/transport/reply-guard.js';
 import type { Role } from '../crypto/x509/profile.js';
 import type { HomeState, StoredReply } from './state.js';
 
@@ -34,6 +38,8 @@ export interface ServeContext {
   onError?: (err: unknown, context: string) => void;
   /** counts of messages received per operation (tests check optimism with it) */
   received: Map<string, number>;
+  /** requests dropped because their reply subject was not the requester's inbox */
+  refusals: ReplyRefusals;
 }
 
 export function serve<S extends z.ZodObject>(ctx: ServeContext, op: Operation<S>): Subscription {
@@ -47,10 +53,13 @@ export function serve<S extends z.ZodObject>(ctx: ServeContext, op: Operation<S>
         let done: { result: unknown } | undefined;
         try {
           const req = openRequest(op.type, op.schema, msg.data, { trust: ctx.trust, roles: op.roles, audience: ctx.homeId });
+          if (!ctx.refusals.allow(op.op, msg.reply, req.signer.id)) return;
           if (op.idempotentRead) reply = okReply(await op.handle(req));
           else ({ reply, done } = await once(ctx, op, req));
         } catch (e) {
           if (!isParleyError(e)) ctx.onError?.(e, op.op);
+          // nobody authenticated: an error goes only to some party's inbox
+          if (!ctx.refusals.allow(op.op, msg.reply)) return;
           reply = errorReply(e);
         }
         msg.respond(reply);

@@ -39,9 +39,17 @@ import { DEFAULT_LEASE_MS } from '../agents/runtime/lease.js';
 import { salesBehaviour, SALES_KIND } from './negotiations.js';
 import { handleResults } from './results.js';
 import { handleAbort, handleMailbox, handleResolve } from './disputes.js';
+import { ReplyRefusals } from '../agents/transport/reply-guard.js';
 
 export interface AgentHomeOptions {
+  /**
+   * The connection that serves the Agent Home's subjects, answers requests and sends agents
+   * to hosts. On a broker from `parley home init` it may publish only to parties' inboxes and
+   * host arrival subjects, never to JetStream, so no reply subject can aim it there.
+   */
   nc: NatsConnection;
+  /** The connection that holds the Agent Home's JetStream state (default: `nc`). */
+  jetstream?: NatsConnection;
   self: Self;
   trust: Trust;
   ca: ParsedCertificate;
@@ -62,6 +70,8 @@ const dec = new TextDecoder();
 export class AgentHome {
   /** messages received per operation (the optimism test counts them) */
   readonly received = new Map<string, number>();
+  /** requests dropped because their reply subject was not the requester's inbox, per subject */
+  readonly refusals: ReplyRefusals;
   private subs: Subscription[] = [];
   private invitations?: InvitationWatch;
   private stopSessionsWatch?: () => void;
@@ -71,7 +81,10 @@ export class AgentHome {
   private constructor(
     readonly ctx: HomeContext,
     private readonly leaseMs: number,
-  ) {}
+    refusals: ReplyRefusals,
+  ) {
+    this.refusals = refusals;
+  }
 
   get state(): HomeState {
     return this.ctx.state;
@@ -80,13 +93,15 @@ export class AgentHome {
   static async open(opts: AgentHomeOptions): Promise<AgentHome> {
     if (opts.self.role !== 'agent-home') throw new TypeError(`an Agent Home needs an agent-home certificate, not ${opts.self.role}`);
     const log = opts.log ?? (() => undefined);
-    const store = await JetStreamHostStore.open(opts.nc, opts.self.id, { replicas: opts.replicas });
+    const js = opts.jetstream ?? opts.nc;
+    const refusals = new ReplyRefusals(log);
+    const store = await JetStreamHostStore.open(js, opts.self.id, { replicas: opts.replicas });
     const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
-    const host = new AgentHost({ nc: opts.nc, self: opts.self, trust: opts.trust, store, leaseMs, onError: (e, c) => log(`${c}: ${(e as Error).message}`), onInfo: log });
-    const tracker = await AgentTracker.open(opts.nc, opts.self.id, opts.trust, { replicas: opts.replicas });
+    const host = new AgentHost({ nc: opts.nc, self: opts.self, trust: opts.trust, store, leaseMs, refusals, onError: (e, c) => log(`${c}: ${(e as Error).message}`), onInfo: log });
+    const tracker = await AgentTracker.open(js, opts.self.id, opts.trust, { replicas: opts.replicas, listen: opts.nc });
     tracker.onError = (e) => log(`tracker: ${(e as Error).message}`);
-    const state = await HomeState.open(opts.nc, { replicas: opts.replicas });
-    const audit = await AuditLog.open(opts.nc, opts.self, { replicas: opts.replicas });
+    const state = await HomeState.open(js, { replicas: opts.replicas });
+    const audit = await AuditLog.open(js, opts.self, { replicas: opts.replicas });
     const ctx: HomeContext = {
       nc: opts.nc,
       self: opts.self,
@@ -103,7 +118,7 @@ export class AgentHome {
       log,
     };
     host.register(INVITE_KIND, inviteBehaviour(ctx)).register(SALES_KIND, salesBehaviour(ctx));
-    return new AgentHome(ctx, leaseMs);
+    return new AgentHome(ctx, leaseMs, refusals);
   }
 
   async start(): Promise<void> {
@@ -120,7 +135,7 @@ export class AgentHome {
       },
       { onError: (err) => ctx.log(`watching sessions: ${(err as Error).message}`) },
     );
-    const sc: ServeContext = { nc: ctx.nc, homeId: ctx.self.id, trust: ctx.trust, state: ctx.state, received: this.received, onError: (e, op) => ctx.log(`${op}: ${(e as Error).message}`) };
+    const sc: ServeContext = { nc: ctx.nc, homeId: ctx.self.id, trust: ctx.trust, state: ctx.state, received: this.received, refusals: this.refusals, onError: (e, op) => ctx.log(`${op}: ${(e as Error).message}`) };
     this.subs = [
       serve(sc, {
         op: 'notify',
@@ -174,7 +189,10 @@ export class AgentHome {
       key: signObject(ENCRYPTION_KEY_TYPE, { home: self.id, x25519: toB64u(secrets.encryption.publicKey), notAfter }, self.secretKey) as EncryptionKeyReply['key'],
     };
     const bytes = okReply(reply);
-    return this.ctx.nc.subscribe(subjects.home(self.id, 'key'), { queue: queueGroup(`home-${self.id}`), callback: (_e, m) => m.respond(bytes) });
+    return this.ctx.nc.subscribe(subjects.home(self.id, 'key'), { queue: queueGroup(`home-${self.id}`), callback: (_e, m) => {
+      // anyone may ask, but only for an answer in a party's own inbox
+      if (this.refusals.allow('key', m.reply)) m.respond(bytes);
+    } });
   }
 
   async stop(): Promise<void> {

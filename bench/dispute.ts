@@ -55,8 +55,11 @@ export async function run(): Promise<void> {
   const { world, close } = await openWorld();
   try {
     const buyer = await world.pki.party('bench-buyer', 'buyer');
-    const buyerNc = await world.nats.connect('bench-buyer');
+    const buyerNc = await world.nats.connectAs('bench-buyer');
     const merchantNc = await world.nats.connect('bench-merchant');
+    // each merchant's requests from its own inbox (the Agent Home answers nowhere else)
+    const asMerchant = new Map<string, NatsConnection>();
+    for (const id of world.stores.keys()) asMerchant.set(id, await world.nats.connectAs(id, `bench-${id}`));
     const rules = exampleRules() as JsonValue;
 
     // sessions, their agreements, and distinct contracts for each agreement (all untimed)
@@ -89,26 +92,31 @@ export async function run(): Promise<void> {
 
     let next = 0;
     let pending: Uint8Array = new Uint8Array(0);
+    let pendingNc = merchantNc;
     const resolved: Exchange[] = [];
     let again = 0;
     let replay: Uint8Array | undefined;
+    let replayNc = merchantNc;
     const samples = await measureInterleaved(
       {
         resolve: {
           between: () => {
             const x = exchanges[next++]!;
             pending = resolveRequest(x);
+            pendingNc = asMerchant.get(x.merchant.id)!;
             resolved.push(x);
           },
-          fn: () => resolve(merchantNc, pending),
+          fn: () => resolve(pendingNc, pending),
           warmup: WARMUP,
         },
         // a new request for an exchange already resolved: answered from the stored exchange
         repeat: {
           between: () => {
-            pending = resolveRequest(resolved[again++ % resolved.length]!);
+            const x = resolved[again++ % resolved.length]!;
+            pending = resolveRequest(x);
+            pendingNc = asMerchant.get(x.merchant.id)!;
           },
-          fn: () => resolve(merchantNc, pending),
+          fn: () => resolve(pendingNc, pending),
           warmup: WARMUP,
         },
         // the very same request again: answered from the stored reply
@@ -116,9 +124,10 @@ export async function run(): Promise<void> {
           between: async () => {
             if (replay) return;
             replay = resolveRequest(resolved[0]!);
-            await resolve(merchantNc, replay); // answered once, so every timed run is a replay
+            replayNc = asMerchant.get(resolved[0]!.merchant.id)!;
+            await resolve(replayNc, replay); // answered once, so every timed run is a replay
           },
-          fn: () => resolve(merchantNc, replay!),
+          fn: () => resolve(replayNc, replay!),
           warmup: WARMUP,
         },
         rtt: { fn: () => merchantNc.request('bench.echo', echo, { timeout: 5000 }), warmup: WARMUP },

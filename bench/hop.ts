@@ -17,6 +17,7 @@
 import type { NatsConnection } from 'nats';
 import { startNatsServer } from '../agents/transport/nats-server.js';
 import { connectNats } from '../agents/transport/connect.js';
+import { subjectPatterns } from '../protocol/subjects.js';
 import { AgentHost, migrate } from '../agents/runtime/host.js';
 import { Requests } from '../agents/transport/requests.js';
 import { KvClient } from '../agents/storage/kv-client.js';
@@ -35,8 +36,9 @@ export async function run(): Promise<void> {
     const home = await pki.party('home', 'agent-home');
     const first = await pki.party('m1', 'merchant');
     const target0 = await pki.party('m2', 'merchant');
-    const hostConn = await connectNats({ servers: server.url, name: 'host' });
-    const client = await connectNats({ servers: server.url, name: 'sender' });
+    const hostConn = await connectNats({ servers: server.url, name: 'host', inboxPrefix: subjectPatterns.inboxPrefix('m2') });
+    // the sender is m1, the host of the agent's last visit: m2 acknowledges only to its inbox
+    const client = await connectNats({ servers: server.url, name: 'sender', inboxPrefix: subjectPatterns.inboxPrefix('m1') });
     conns.push(hostConn, client);
 
     const host = new AgentHost({ nc: hostConn, self: target0, trust, store: await JetStreamHostStore.open(hostConn, 'm2') });

@@ -14,6 +14,7 @@ import type { Command } from 'commander';
 import type { NatsConnection } from 'nats';
 import { startNatsServer } from '../agents/transport/nats-server.js';
 import { connectNats } from '../agents/transport/connect.js';
+import { subjectPatterns } from '../protocol/subjects.js';
 import { caTrust, type Self } from '../agents/runtime/trust.js';
 import { createCa, issueCertificate, type CertificateAuthority } from '../crypto/x509/index.js';
 import { ed25519PrivateKeyPem, generateIdentityKey } from '../crypto/ed25519.js';
@@ -63,8 +64,9 @@ export async function runDemo(outDir: string, say: (line: string) => void): Prom
   const server = await startNatsServer();
   const conns: NatsConnection[] = [];
   const stoppers: Array<() => Promise<void>> = [];
-  const conn = async (name: string) => {
-    const nc = await connectNats({ servers: server.url, name });
+  // each party replies on its own inbox, the only subject any responder answers on
+  const conn = async (id: string) => {
+    const nc = await connectNats({ servers: server.url, name: id, inboxPrefix: subjectPatterns.inboxPrefix(id) });
     conns.push(nc);
     return nc;
   };

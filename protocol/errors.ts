@@ -17,6 +17,7 @@ export const PROTOCOL_ERROR_CODES = {
   ERR_NATS_CONNECT: 'cannot connect to NATS',
   ERR_TIMEOUT: 'no answer in time',
   ERR_UNAVAILABLE: 'no service is answering on that subject',
+  ERR_REPLY_SUBJECT: "request refused: its reply subject is not the requester's own inbox",
   // message checking at every boundary
   ERR_MESSAGE_TOO_LARGE: 'message exceeds the size limit',
   ERR_MALFORMED_MESSAGE: 'message is not valid JSON',

@@ -36,6 +36,7 @@ import {
 import type { ContractRecord } from './files.js';
 import { KeyedLock, type StoreContext } from './context.js';
 import type { Resolver } from './resolver.js';
+import type { ReplyRefusals } from '../agents/transport/reply-guard.js';
 
 type OfferBody = z.infer<typeof ContractOfferSchema>;
 type CompleteBody = z.infer<typeof ContractCompleteSchema>;
@@ -77,6 +78,7 @@ export class ContractDesk {
     private readonly ctx: StoreContext,
     private readonly resolver: Resolver,
     private readonly lock: KeyedLock,
+    private readonly refusals: ReplyRefusals,
   ) {
     this.merchantHeader = merchantProtected([parseCertificate(ctx.self.certPem).der]);
   }
@@ -108,9 +110,12 @@ export class ContractDesk {
       let reply: Uint8Array;
       try {
         const req = openRequest(op.type, op.schema, msg.data, { trust: this.ctx.trust, roles: ['buyer'], audience: this.ctx.self.id });
+        // answered (and acted on) only for a reply in the signing buyer's own inbox
+        if (!this.refusals.allow(op.type, msg.reply, req.signer.id)) return;
         reply = await this.once(op, req);
       } catch (e) {
         if (!isParleyError(e)) this.ctx.log(`${op.type}: internal error: ${(e as Error).message}`);
+        if (!this.refusals.allow(op.type, msg.reply)) return;
         reply = errorReply(e);
       }
       msg.respond(reply);

@@ -25,6 +25,7 @@ import { StoreFiles } from './files.js';
 import { OfferBook } from './offer-book.js';
 import { ReplayGuard } from './replay-guard.js';
 import { KeyedLock, type StoreContext } from './context.js';
+import { ReplyRefusals } from '../agents/transport/reply-guard.js';
 import { inviteBehaviour, SalesDispatcher } from './offers.js';
 import { ContractDesk } from './contracts.js';
 import { Resolver } from './resolver.js';
@@ -52,6 +53,8 @@ export class StoreDaemon {
   private readonly dispatcher: SalesDispatcher;
   private readonly resolver: Resolver;
   private readonly desk: ContractDesk;
+  /** requests and agents dropped because their reply subject was not the sender's inbox */
+  readonly refusals: ReplyRefusals;
   private pruneTimer?: NodeJS.Timeout;
   private registration: Promise<boolean> = Promise.resolve(false);
   private started = false;
@@ -62,17 +65,19 @@ export class StoreDaemon {
     private readonly abort: AbortController,
   ) {
     const lock = new KeyedLock();
+    this.refusals = new ReplyRefusals(ctx.log);
     this.hostStore = new FileHostStore(ctx.files.agentsDir);
     this.host = new AgentHost({
       nc: ctx.nc,
       self: ctx.self,
       trust: ctx.trust,
       store: this.hostStore,
+      refusals: this.refusals,
       onError: (e, where) => ctx.log(`${where}: ${(e as Error).message}`),
     });
     this.dispatcher = new SalesDispatcher(ctx);
     this.resolver = new Resolver(ctx, lock);
-    this.desk = new ContractDesk(ctx, this.resolver, lock);
+    this.desk = new ContractDesk(ctx, this.resolver, lock, this.refusals);
     this.host.register(INVITE_KIND, inviteBehaviour(ctx, this.dispatcher));
   }
 

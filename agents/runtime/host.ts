@@ -20,6 +20,7 @@ import { subjects, queueGroup } from '../../protocol/subjects.js';
 import { decodeMessage, decodeReply, encodeJson, errorReply, okReply, MAX_MESSAGE_BYTES } from '../../protocol/wire.js';
 import { appendVisit, addressee, EnvelopeSchema, verifyAgent, type AgentHeader, type Envelope, type Visit, type VisitEntry } from './envelope.js';
 import { exchange } from '../transport/rpc.js';
+import { ReplyRefusals } from '../transport/reply-guard.js';
 import { workKey, type HostStore, type PendingWork, type WorkState } from './host-store.js';
 import { DEFAULT_LEASE_MS, leaseExpiry, WorkLease } from './lease.js';
 import type { PartyIdentity, Role, Self, Trust } from './trust.js';
@@ -98,6 +99,8 @@ export interface HostOptions {
    * and records that several pieces update are written in races.
    */
   maxWork?: number;
+  /** where arrivals with a reply subject that is not their sender's inbox are counted */
+  refusals?: ReplyRefusals;
 }
 
 /** At most `max` holders at a time; the others wait in the order they came. */
@@ -145,9 +148,12 @@ export class AgentHost {
   readonly instance = randomBytes(8).toString('hex');
   private readonly leaseMs: number;
   private readonly slots: Slots;
+  /** arrivals dropped because their reply subject was not their sender's inbox */
+  readonly refusals: ReplyRefusals;
 
   constructor(private readonly opts: HostOptions) {
     this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+    this.refusals = opts.refusals ?? new ReplyRefusals(opts.onInfo);
     this.slots = new Slots(opts.maxWork ?? 16);
   }
 
@@ -253,6 +259,8 @@ export class AgentHost {
     try {
       const env = decodeMessage(EnvelopeSchema, msg.data, 'agent', this.opts.maxBytes ?? MAX_MESSAGE_BYTES);
       const agent = await this.check(env);
+      // acknowledged only to the host that sent it (or its issuer): nothing stored otherwise
+      if (!this.refusals.allow('arrive', msg.reply, [senderOf(env), agent.header.issuer])) return;
       const key = workKey(env.id, env.hop);
       const acceptedAt = Date.now();
       // the bytes as received are what is stored: they parse back to exactly `env`
@@ -261,7 +269,8 @@ export class AgentHost {
       if (outcome === 'new') this.process(key, this.fresh(key, agent, acceptedAt));
     } catch (err) {
       if (!isParleyError(err)) this.report(err, 'arrival');
-      msg.respond(errorReply(err));
+      // not authenticated: an error goes only to some party's inbox
+      if (this.refusals.allow('arrive', msg.reply)) msg.respond(errorReply(err));
     }
   }
 
@@ -456,6 +465,12 @@ export class AgentHost {
       }
     }
   }
+}
+
+/** The host that handed this agent on: the signer of its last visit record, else its issuer. */
+function senderOf(env: Envelope): string {
+  const last = env.visits[env.visits.length - 1];
+  return last ? last.record.body.host : env.header.body.issuer;
 }
 
 /**

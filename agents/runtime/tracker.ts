@@ -69,10 +69,14 @@ export class AgentTracker {
     this.updater = new KvUpdater(client);
   }
 
-  static async open(nc: NatsConnection, issuerId: string, trust: Trust, opts: { replicas?: number } = {}): Promise<AgentTracker> {
+  /**
+   * `nc` holds the bucket; progress reports are listened for on `opts.listen` (default `nc`):
+   * an Agent Home keeps JetStream and the subjects others send to on separate connections.
+   */
+  static async open(nc: NatsConnection, issuerId: string, trust: Trust, opts: { replicas?: number; listen?: NatsConnection } = {}): Promise<AgentTracker> {
     const bucket = `parley_agents_${issuerId.replace(/-/g, '_')}`;
     const kv = await nc.jetstream().views.kv(bucket, { history: 1, replicas: opts.replicas ?? 1 });
-    return new AgentTracker(nc, kv, new KvClient(nc, bucket), issuerId, trust);
+    return new AgentTracker(opts.listen ?? nc, kv, new KvClient(nc, bucket), issuerId, trust);
   }
 
   /** Listens for progress reports; `onLost` is called for each agent found overdue by the periodic sweep. */

@@ -22,13 +22,14 @@ export function withNatsOptions(cmd: Command): Command {
 }
 
 /**
- * `party` is the connecting party's id (a store's or a buyer's): with an nkey seed (a
- * broker secured by `parley home init`), its replies use the inbox prefix that broker allows
- * it, `_INBOX_<id>`. The Agent Home passes none: it keeps the default inbox.
+ * `party` is the connecting party's id (a store's or a buyer's): its replies use its own
+ * inbox prefix, `_INBOX_<id>`, on any server. A broker secured by `parley home init` lets
+ * it subscribe only there, and every responder answers only there
+ * (agents/transport/reply-guard.ts). The Agent Home connects through agent-home/connections.ts.
  */
 export function natsOptionsFrom(flags: NatsFlags, name: string, party?: string): NatsOptions {
   const opts = natsOptionsFromEnv({ servers: flags.nats, nkeySeedFile: flags.nkeySeedFile, tlsCaFile: flags.tlsCa, name });
-  return party && opts.nkeySeedFile ? { ...opts, inboxPrefix: subjectPatterns.inboxPrefix(party) } : opts;
+  return party ? { ...opts, inboxPrefix: subjectPatterns.inboxPrefix(party) } : opts;
 }
 
 /**

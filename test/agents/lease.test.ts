@@ -38,7 +38,7 @@ interface Instance {
 
 /** One instance of host `shared`, on its own connection and its own view of the store. */
 async function instance(behaviour: KindBehaviour): Promise<Instance> {
-  const nc = await nats.connect(`instance-${started.length}`);
+  const nc = await nats.connectAs(HOST, `instance-${started.length}`);
   const errors: string[] = [];
   const info: string[] = [];
   const host = new AgentHost({
@@ -71,7 +71,8 @@ test.before(async () => {
   pki = await testPki();
   issuer = await pki.party('home', 'agent-home');
   hostSelf = await pki.party(HOST, 'merchant');
-  client = await nats.connect('sender');
+  // sends as the issuer: a host acknowledges only to its sender's inbox
+  client = await nats.connectAs('home', 'sender');
 });
 
 test.after(async () => {

@@ -57,7 +57,8 @@ async function startHost(id: string, opts: { file?: boolean; maxBytes?: number }
   selves.set(id, self);
   const store = opts.file ? new FileHostStore(join(tmp.path, id)) : await JetStreamHostStore.open(nc, id);
   stores.set(id, store);
-  const host = new AgentHost({ nc, self, trust: pki.trust, store, maxBytes: opts.maxBytes });
+  // each host on its own connection: hosts acknowledge only to the sender's own inbox
+  const host = new AgentHost({ nc: await nats.connectAs(id), self, trust: pki.trust, store, maxBytes: opts.maxBytes });
   host.register('probe', { issuerRoles: ['agent-home'], visit: async () => ({ note: `seen by ${id}` }) });
   await host.start();
   hosts.push(host);
@@ -87,7 +88,8 @@ async function arriveCode(host: string, data: Uint8Array): Promise<string> {
 
 test.before(async () => {
   pki = await testPki();
-  nc = await nats.connect('runtime-test');
+  // the test sends as the issuer, `home`, and replies reach it on its inbox
+  nc = await nats.connectAs('home', 'runtime-test');
   homeSelf = await pki.party('home', 'agent-home');
   home = new AgentHost({ nc, self: homeSelf, trust: pki.trust, store: await JetStreamHostStore.open(nc, 'home') });
   tracker = await AgentTracker.open(nc, 'home', pki.trust);

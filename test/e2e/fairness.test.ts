@@ -25,14 +25,11 @@ import { fromB64u } from '../../crypto/bytes.js';
 import { verifyRs256 } from '../../crypto/rsa/index.js';
 import type { BuyerClient } from '../../buyer-cli/client.js';
 import type { BuyerFiles, ExchangeFile } from '../../buyer-cli/state.js';
-import type { NatsConnection } from 'nats';
 
 const test = suite('fairness and timeliness');
 const world = worldSuite(test);
-let nc: NatsConnection;
 
 test.before(async () => {
-  nc = await world.nats.connect('misbehaving-merchant');
 });
 
 /** Does the merchant hold a complete, valid contract (the buyer's signature)? */
@@ -51,7 +48,7 @@ function buyerHolds(w: World, files: BuyerFiles, contractId: string): boolean {
 async function resolveAsMerchant(x: ExchangeFile, merchantSig?: JwsSignature) {
   const m = world.stores.get(x.merchant)!.self;
   const sig = merchantSig ?? signMerchant(merchantProtected([parseCertificate(m.certPem).der]), x.payload, m.secretKey);
-  const reply = await call(nc, subjects.home('home', 'resolve'), signRequest(RESOLVE_TYPE, { payload: x.payload, protected: x.protected, sg1: x.sg1, merchantSignature: sig }, 'home', m), ResolveReplySchema);
+  const reply = await call(await world.nats.party(m.id), subjects.home('home', 'resolve'), signRequest(RESOLVE_TYPE, { payload: x.payload, protected: x.protected, sg1: x.sg1, merchantSignature: sig }, 'home', m), ResolveReplySchema);
   return { reply, sig };
 }
 

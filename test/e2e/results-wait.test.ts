@@ -44,7 +44,7 @@ test('a held request on a session still open at its deadline returns "closed" th
   // a merchant host that takes the Invite Agent and never sends it on: the session stays open
   const silent = await world.pki.party('shop-silent', 'merchant');
   await world.home.state.register({ id: silent.id, name: 'Silent', categories: ['abacus'], cert: silent.certPem, registeredAt: new Date().toISOString() });
-  const nc = await world.nats.connect('silent');
+  const nc = await world.nats.connectAs(silent.id, 'silent');
   nc.subscribe(subjects.hostArrive(silent.id), { callback: (_e, m) => m.respond(okReply({ accepted: true, duplicate: false })) });
   await nc.flush();
   const { client } = await world.buyer('carol');

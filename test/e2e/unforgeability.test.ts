@@ -34,7 +34,8 @@ const world = worldSuite(test);
 let nc: NatsConnection;
 
 test.before(async () => {
-  nc = await world.nats.connect('attacker');
+  // the buyer carol's connection: the Agent Home answers only on a party's own inbox
+  nc = await world.nats.party('carol');
 });
 
 async function sessionCount(): Promise<number> {
@@ -45,7 +46,7 @@ test('every tampered field of a notify is refused with its own code and stores n
   const { client, self } = await world.buyer('carol');
   const prepared = await client.prepareNotify({ request: LAPTOPS, rules: exampleRules(), deadline: new Date(Date.now() + 60_000), sessionKey: await newSessionKey() });
   const body = prepared.body;
-  const send = (b: unknown, signer = self, to = 'home') => call(nc, subjects.home('home', 'notify'), signRequest(NOTIFY_TYPE, b as NotifyBody, to, signer), NotifyReplySchema);
+  const send = async (b: unknown, signer = self, to = 'home') => call(await world.nats.party(signer.id), subjects.home('home', 'notify'), signRequest(NOTIFY_TYPE, b as NotifyBody, to, signer), NotifyReplySchema);
   const before = await sessionCount();
 
   const signed = signRequest(NOTIFY_TYPE, body, 'home', self);
@@ -76,7 +77,7 @@ test('tampered contracts are refused by the store and by the Agent Home, and cha
   const x = await client.prepare(session.sn, merchant);
   const storeDir = world.stores.get(merchant)!.dataDir;
   const stored = listContracts(storeDir).length;
-  const offer = (b: object, signer = self) => call(nc, subjects.storeContract(merchant, 'offer'), signRequest(CONTRACT_OFFER_TYPE, b, merchant, signer), ContractOfferReplySchema);
+  const offer = async (b: object, signer = self) => call(await world.nats.party(signer.id), subjects.storeContract(merchant, 'offer'), signRequest(CONTRACT_OFFER_TYPE, b, merchant, signer), ContractOfferReplySchema);
 
   const p = JSON.parse(Buffer.from(x.payload, 'base64url').toString());
   const cheaper = encodeJwsPayload({ ...p, terms: { ...p.terms, price: p.terms.price - 100 } });
@@ -87,7 +88,7 @@ test('tampered contracts are refused by the store and by the Agent Home, and cha
 
   const m = world.stores.get(merchant)!.self;
   const sig = signMerchant(merchantProtected([parseCertificate(m.certPem).der]), x.payload, m.secretKey);
-  const resolve = (b: object, signer = m) => call(nc, subjects.home('home', 'resolve'), signRequest(RESOLVE_TYPE, b, 'home', signer), ResolveReplySchema);
+  const resolve = async (b: object, signer = m) => call(await world.nats.party(signer.id), subjects.home('home', 'resolve'), signRequest(RESOLVE_TYPE, b, 'home', signer), ResolveReplySchema);
   await rejectsCode(() => resolve({ payload: x.payload, protected: x.protected, sg1: toB64u(flipBit(fromB64u(x.sg1), 3)), merchantSignature: sig }), 'ERR_PARTIAL_SIGNATURE_INVALID', 'resolve with a bad SG1');
   await rejectsCode(() => resolve({ payload: x.payload, protected: x.protected, sg1: x.sg1, merchantSignature: { ...sig, signature: toB64u(flipBit(fromB64u(sig.signature), 1)) } }), 'ERR_JWS_SIGNATURE_INVALID', 'resolve with a bad SG_S');
   await rejectsCode(() => resolve({ payload: x.payload, protected: x.protected, sg1: x.sg1, merchantSignature: sig }, world.stores.get('shop-c')!.self), 'ERR_FORBIDDEN', 'another merchant resolves');

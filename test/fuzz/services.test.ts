@@ -50,7 +50,7 @@ import { parseCertificate } from '../../crypto/x509/index.js';
 import type { Role } from '../../crypto/x509/profile.js';
 import { isErrorCode } from '../../protocol/errors.js';
 import { newRequestId, openRequest, signRequest, type OpenedRequest } from '../../protocol/signed-request.js';
-import { subjects, type HomeOp } from '../../protocol/subjects.js';
+import { PARTY_ID_RE, subjects, type HomeOp } from '../../protocol/subjects.js';
 import { encodeJson } from '../../protocol/wire.js';
 import { NOTIFY_TYPE, NotifySchema, REQUEST_STATEMENT_TYPE, requestHash, sealContext, type NotifyBody } from '../../protocol/session.js';
 import { REGISTER_TYPE, RegisterSchema, RESULTS_TYPE, ResultsSchema } from '../../protocol/directory.js';
@@ -194,7 +194,7 @@ async function snapshot() {
 }
 
 test.before(async () => {
-  nc = await world.nats.connect('fuzzer');
+  nc = await world.nats.party('fuzz-buyer');
   const { client, self: buyer, files: buyerFiles } = await world.buyer('fuzz-buyer');
   const mallory = (await world.buyer('mallory')).self;
   const evilHome = await world.pki.party('evil-home', 'agent-home');
@@ -441,9 +441,28 @@ function build(t: Target, c: Extract<Case, { k: 'mutant' }>): { bytes: Uint8Arra
   return { bytes, mayAccept: false };
 }
 
+/**
+ * Whose inbox a message is sent from, as an honest sender would: the signer of a request, the
+ * sender of an agent (its last visit record's host, else its issuer); responders answer only
+ * there. Unreadable messages go from the fuzzer's own buyer.
+ */
+function senderOf(data: Uint8Array): string {
+  try {
+    const m = JSON.parse(new TextDecoder().decode(data)) as { cert?: unknown; visits?: Array<{ record?: { body?: { host?: unknown } } }>; header?: { body?: { issuer?: unknown } } };
+    if (typeof m.cert === 'string') return parseCertificate(m.cert).id;
+    const last = Array.isArray(m.visits) ? m.visits[m.visits.length - 1]?.record?.body?.host : undefined;
+    const who = last ?? m.header?.body?.issuer;
+    if (typeof who === 'string' && PARTY_ID_RE.test(who)) return who;
+  } catch {
+    // not JSON or no certificate: from the fuzzer
+  }
+  return 'fuzz-buyer';
+}
+
 async function send(subject: string, data: Uint8Array): Promise<string> {
   try {
-    return new TextDecoder().decode((await nc.request(subject, data, { timeout: REPLY_TIMEOUT_MS })).data);
+    const from = await world.nats.party(senderOf(data));
+    return new TextDecoder().decode((await from.request(subject, data, { timeout: REPLY_TIMEOUT_MS })).data);
   } catch (e) {
     throw new Error(`no answer on ${subject} (${(e as { code?: string }).code ?? (e as Error).message}): the service hung or died`);
   }

@@ -7,12 +7,17 @@
 import type { NatsConnection } from 'nats';
 import { startNatsServer, type NatsServer, type NatsServerOptions } from '../../agents/transport/nats-server.js';
 import { connectNats, type NatsOptions } from '../../agents/transport/connect.js';
+import { subjectPatterns } from '../../protocol/subjects.js';
 
 export interface NatsSuite {
   readonly server: NatsServer;
   readonly url: string;
   /** `auth`: credentials for a secured server (nkey seed, TLS CA, inbox prefix) */
   connect(name?: string, auth?: Pick<NatsOptions, 'nkeySeedFile' | 'tlsCaFile' | 'inboxPrefix'>): Promise<NatsConnection>;
+  /** a connection that replies on party `id`'s inbox, the only one responders answer on */
+  connectAs(id: string, name?: string): Promise<NatsConnection>;
+  /** one shared `connectAs(id)` connection per party id (tests that act as several parties) */
+  party(id: string): Promise<NatsConnection>;
 }
 
 /**
@@ -27,6 +32,7 @@ export interface SuiteHooks {
 export function natsSuite(suite: SuiteHooks, opts: NatsServerOptions = {}): NatsSuite {
   let server: NatsServer | undefined;
   const conns: NatsConnection[] = [];
+  const parties = new Map<string, Promise<NatsConnection>>();
   suite.before(async () => {
     server = await startNatsServer(opts);
   });
@@ -45,6 +51,14 @@ export function natsSuite(suite: SuiteHooks, opts: NatsServerOptions = {}): Nats
     async connect(name = 'test', auth = {}) {
       const nc = await connectNats({ ...auth, servers: this.url, name, failFast: true });
       conns.push(nc);
+      return nc;
+    },
+    connectAs(id, name = id) {
+      return this.connect(name, { inboxPrefix: subjectPatterns.inboxPrefix(id) });
+    },
+    party(id) {
+      let nc = parties.get(id);
+      if (!nc) parties.set(id, (nc = this.connectAs(id)));
       return nc;
     },
   };

@@ -23,6 +23,7 @@ import { BuyerClient } from '../../buyer-cli/client.js';
 import { BuyerFiles } from '../../buyer-cli/state.js';
 import type { PurchaseRequest } from '../../protocol/commerce.js';
 import { brokerConnection, brokerPaths, initBroker } from '../../agent-home/init.js';
+import { subjectPatterns } from '../../protocol/subjects.js';
 
 export const EXAMPLES = join(REPO_ROOT, 'examples');
 export const LAPTOPS: PurchaseRequest = { item: 'laptop-pro-14', category: 'laptops', quantity: 2, currency: 'EUR', attributes: { ram: '32GB' } };
@@ -83,8 +84,9 @@ export function worldSuite(suite: SuiteHooks, opts: WorldOptions = {}): World {
     });
   }
   const nats = natsSuite(suite, brokerDir ? { configFile: brokerPaths(brokerDir).config, storeDir: join(tmp.path, 'jetstream') } : {});
-  /** a connection as party `id` (its own credentials on a secured server) */
-  const connectAs = (id: string, name: string) => nats.connect(name, brokerDir ? brokerConnection(brokerDir, id) : {});
+  /** a connection as party `id` (its own credentials on a secured server), replying on its own inbox */
+  const connectAs = (id: string, name: string) => nats.connect(name, brokerDir ? brokerConnection(brokerDir, id) : { inboxPrefix: subjectPatterns.inboxPrefix(id) });
+  let homeJs: NatsConnection | undefined;
   const secrets = generateHomeSecrets();
   const selves = new Map<string, Self>();
   let tap: Subscription | undefined;
@@ -92,8 +94,10 @@ export function worldSuite(suite: SuiteHooks, opts: WorldOptions = {}): World {
   const w: Partial<World> & { stores: Map<string, StoreHandle>; wire: Captured[] } = { stores: new Map(), wire: [] };
 
   const openHome = async () => {
-    homeNc = await connectAs('home', 'parley-home');
-    w.home = await AgentHome.open({ nc: homeNc, self: w.homeSelf!, trust: w.pki!.trust, ca: w.pki!.ca.certificate, secrets, settings: { hopTimeoutMs: 1000, ...opts.settings } });
+    // the Agent Home's service user answers requests; on a secured server JetStream is another user's
+    homeNc = brokerDir ? await nats.connect('parley-home-service', brokerConnection(brokerDir, 'home', true)) : await connectAs('home', 'parley-home');
+    homeJs = brokerDir ? await connectAs('home', 'parley-home') : homeNc;
+    w.home = await AgentHome.open({ nc: homeNc, jetstream: homeJs, self: w.homeSelf!, trust: w.pki!.trust, ca: w.pki!.ca.certificate, secrets, settings: { hopTimeoutMs: 1000, ...opts.settings } });
     await w.home.start();
   };
 
@@ -125,6 +129,7 @@ export function worldSuite(suite: SuiteHooks, opts: WorldOptions = {}): World {
   w.restartHome = async () => {
     await w.home!.stop();
     await homeNc!.close();
+    if (homeJs !== homeNc) await homeJs!.close();
     await openHome();
   };
 

@@ -136,9 +136,9 @@ function expectedAgreement(store: string, sn: string): { merchant: string; index
 const requestArgs = (deadline: string) => ['buyer', 'request', '--item', 'laptop-pro-14', '--category', 'laptops', '--quantity', '2', '--attr', 'ram=32GB', '--rules', RULES, '--deadline', deadline, '--json'];
 
 /** The test, as merchant `id`, asking the Agent Home to resolve the buyer's exchange. */
-function resolveAs(id: string, x: { payload: string; protected: string; sg1: string; merchantSignature?: unknown }, timeoutMs: number) {
+async function resolveAs(id: string, x: { payload: string; protected: string; sg1: string; merchantSignature?: unknown }, timeoutMs: number) {
   const req = signRequest(RESOLVE_TYPE, { payload: x.payload, protected: x.protected, sg1: x.sg1, merchantSignature: x.merchantSignature }, 'home', selves.get(id)!);
-  return call(nc, subjects.home('home', 'resolve'), req, ResolveReplySchema, timeoutMs);
+  return call(await nats.party(id), subjects.home('home', 'resolve'), req, ResolveReplySchema, timeoutMs);
 }
 
 let sn1 = '';

@@ -68,7 +68,7 @@ async function startStore(file: string): Promise<void> {
   const dir = join(tmp.path, 'stores', raw.id);
   mkdirSync(dir, { recursive: true });
   pki.writeFiles(dir, self);
-  const snc = await nats.connect(`store-${raw.id}`);
+  const snc = await nats.connectAs(raw.id, `store-${raw.id}`);
   const dataDir = join(dir, 'data');
   const daemon = await StoreDaemon.open({ nc: snc, config: parseStoreConfig(raw, dir), self, trust: pki.trust, ca: pki.ca.certificate, dataDir });
   await daemon.start();
@@ -77,7 +77,7 @@ async function startStore(file: string): Promise<void> {
 
 async function buyer(id: string): Promise<BuyerClient> {
   const self = await pki.party(id, 'buyer');
-  const client = new BuyerClient({ nc: await nats.connect(`buyer-${id}`), self, trust: pki.trust, ca: pki.ca.certificate, home: 'home', files: new BuyerFiles(join(tmp.path, 'buyers', id)), timeoutMs: 2000 });
+  const client = new BuyerClient({ nc: await nats.connectAs(id, `buyer-${id}`), self, trust: pki.trust, ca: pki.ca.certificate, home: 'home', files: new BuyerFiles(join(tmp.path, 'buyers', id)), timeoutMs: 2000 });
   buyers.set(id, client);
   return client;
 }

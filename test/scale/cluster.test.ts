@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
 import { startNatsCluster, type NatsCluster } from '../../agents/transport/cluster.js';
 import { connectNats } from '../../agents/transport/connect.js';
+import { subjectPatterns } from '../../protocol/subjects.js';
 import { testPki } from '../helpers/parties.js';
 import { tempDir } from '../helpers/paths.js';
 import { EXAMPLES, LAPTOPS, exampleRules, eventually } from '../helpers/world.js';
@@ -40,7 +41,7 @@ test('a session completes and signs while one of three nodes is killed', async (
   // each party prefers a different node but knows all three
   const connect = async (name: string, first: number) => {
     const urls = [...cluster.urls.slice(first), ...cluster.urls.slice(0, first)];
-    const nc = await connectNats({ servers: urls, name });
+    const nc = await connectNats({ servers: urls, name, inboxPrefix: subjectPatterns.inboxPrefix(name) });
     conns.push(nc);
     return nc;
   };

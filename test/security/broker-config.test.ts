@@ -11,7 +11,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createUser } from 'nkeys.js';
 import { brokerConfig, partyPermissions, type BrokerParty } from '../../agent-home/broker-config.js';
-import { parsePartySpec } from '../../agent-home/init.js';
+import { brokerConnection, brokerPaths, initBroker, parsePartySpec, upgradeBroker } from '../../agent-home/init.js';
+import { readFileSync } from 'node:fs';
 import { natsOptionsFrom } from '../../cli/kit/nats-options.js';
 import { createTlsCa, issueTlsServerCertificate } from '../../crypto/x509/tls.js';
 import { createCa } from '../../crypto/x509/index.js';
@@ -30,19 +31,24 @@ const key = () => createUser().getPublicKey();
 const tls = { certFile: '/srv/tls/server.pem', keyFile: '/srv/tls/server.key' };
 
 test('the permission table: each role may reach exactly what the protocol needs of it', () => {
-  assert.equal(partyPermissions('agent-home', 'home', 'home'), {
+  const ids = ['home', 'shop-a', 'alice'];
+  assert.equal(partyPermissions('agent-home', 'home', 'home', ids), {
     publish: ['$JS.API.>', '$JS.ACK.>', '$JS.FC.>', '$KV.>', 'parley.v1.>'],
-    subscribe: ['parley.v1.home.home.>', 'parley.v1.host.home.>', '_INBOX.>'],
-    allowResponses: true,
+    subscribe: ['_INBOX.>'],
     deny: [],
   });
-  assert.equal(partyPermissions('merchant', 'shop-a', 'home'), {
-    publish: ['parley.v1.host.*.arrive', 'parley.v1.host.home.progress', 'parley.v1.home.home.register', 'parley.v1.home.home.resolve', 'parley.v1.home.home.key'],
-    subscribe: ['parley.v1.host.shop-a.>', 'parley.v1.store.shop-a.>', '_INBOX_shop-a.>'],
-    allowResponses: true,
+  // the user that answers requests reaches no JetStream subject and no other service
+  assert.equal(partyPermissions('agent-home-service', 'home', 'home', ids), {
+    publish: ['parley.v1.host.*.arrive', '_INBOX_alice.>', '_INBOX_shop-a.>'],
+    subscribe: ['parley.v1.home.home.>', 'parley.v1.host.home.>', '_INBOX_home.>'],
     deny: ['$JS.>', '$KV.>', '$O.>', '$SYS.>'],
   });
-  assert.equal(partyPermissions('buyer', 'alice', 'home'), {
+  assert.equal(partyPermissions('merchant', 'shop-a', 'home', ids), {
+    publish: ['parley.v1.host.*.arrive', 'parley.v1.host.home.progress', 'parley.v1.home.home.register', 'parley.v1.home.home.resolve', 'parley.v1.home.home.key', '_INBOX_alice.>', '_INBOX_home.>'],
+    subscribe: ['parley.v1.host.shop-a.>', 'parley.v1.store.shop-a.>', '_INBOX_shop-a.>'],
+    deny: ['$JS.>', '$KV.>', '$O.>', '$SYS.>'],
+  });
+  assert.equal(partyPermissions('buyer', 'alice', 'home', ids), {
     publish: [
       'parley.v1.home.home.notify',
       'parley.v1.home.home.results',
@@ -53,7 +59,6 @@ test('the permission table: each role may reach exactly what the protocol needs 
       'parley.v1.store.*.contract.complete',
     ],
     subscribe: ['_INBOX_alice.>'],
-    allowResponses: false,
     deny: ['$JS.>', '$KV.>', '$O.>', '$SYS.>'],
   });
   // the same strings the services use
@@ -61,24 +66,47 @@ test('the permission table: each role may reach exactly what the protocol needs 
   assert.ok(m.publish.includes(subjects.home('home', 'resolve')) && m.subscribe.includes(subjects.storeAll('shop-a')) && m.subscribe.includes(subjects.hostAll('shop-a')));
 });
 
-test('the configuration lists one nkey user per party with its permissions, TLS without client certificates', () => {
+test('the configuration lists one nkey user per party (two for the Agent Home), none with allow_responses', () => {
   const parties: BrokerParty[] = [
     { id: 'alice', role: 'buyer', nkey: key() },
     { id: 'shop-a', role: 'merchant', nkey: key() },
-    { id: 'home', role: 'agent-home', nkey: key() },
+    { id: 'home', role: 'agent-home', nkey: key(), serviceNkey: key() },
   ];
   const text = brokerConfig({ home: 'home', parties, tls });
   for (const p of parties) assert.ok(text.includes(`nkey: "${p.nkey}"`), p.id);
-  assert.is(text.match(/nkey: /g)?.length, 3);
-  assert.is(text.match(/allow_responses: true/g)?.length, 2, 'responders only: the Agent Home and the merchant');
+  assert.ok(text.includes(`nkey: "${parties[2]!.serviceNkey}"`), 'the service user');
+  assert.is(text.match(/nkey: /g)?.length, 4);
+  // nats-server lets a response through even where the deny list forbids the subject
+  assert.not.ok(text.includes('allow_responses'), 'responders publish only to listed inboxes');
   assert.ok(text.includes('cert_file: "/srv/tls/server.pem"') && text.includes('verify: false'));
-  assert.ok(text.indexOf('# agent-home home') < text.indexOf('# merchant shop-a') && text.indexOf('# merchant shop-a') < text.indexOf('# buyer alice'), 'stable order');
+  assert.ok(text.indexOf('# agent-home home') < text.indexOf('# agent-home-service home') && text.indexOf('# agent-home-service home') < text.indexOf('# merchant shop-a') && text.indexOf('# merchant shop-a') < text.indexOf('# buyer alice'), 'stable order');
   assert.not.ok(/^\s*jetstream/m.test(text), 'JetStream is left to the including file');
   assert.is(brokerConfig({ home: 'home', parties: [...parties].reverse(), tls }), text, 'the same list gives the same file');
+  throwsCode(() => brokerConfig({ home: 'home', parties: [parties[0]!, { id: 'home', role: 'agent-home', nkey: key() }], tls }), 'ERR_CONFIG', 'an Agent Home without its service user');
+  throwsCode(() => brokerConfig({ home: 'home', parties: [{ ...parties[0]!, serviceNkey: key() }, parties[2]!], tls }), 'ERR_CONFIG', 'a service key on a buyer');
+});
+
+test('a broker made before the service user gets one on upgrade, once', async () => {
+  const dir = join(tmp.path, 'old-broker');
+  await initBroker({ dir, home: 'home', parties: [{ role: 'buyer', id: 'alice' }] });
+  const paths = brokerPaths(dir);
+  const file = JSON.parse(readFileSync(paths.parties, 'utf8')) as { parties: BrokerParty[] };
+  const before = file.parties.find((p) => p.role === 'agent-home')!;
+  assert.ok(before.serviceNkey, 'new brokers have it');
+  delete before.serviceNkey;
+  writeFileSync(paths.parties, JSON.stringify(file));
+  throwsCode(() => brokerConnection(dir, 'home', true), 'ERR_CONFIG', 'an old broker: the service user is missing');
+  assert.ok(upgradeBroker(dir), 'added');
+  assert.not.ok(upgradeBroker(dir), 'only once');
+  const svc = brokerConnection(dir, 'home', true);
+  assert.is(svc.inboxPrefix, '_INBOX_home');
+  assert.ok(readFileSync(paths.config, 'utf8').includes('# agent-home-service home'));
+  assert.is(brokerConnection(dir, 'home').inboxPrefix, undefined, 'the JetStream user keeps the default inbox');
+  throwsCode(() => brokerConnection(dir, 'alice', true), 'ERR_CONFIG', 'only the Agent Home has a service user');
 });
 
 test('party lists that would break isolation are refused', () => {
-  const home = { id: 'home', role: 'agent-home' as const, nkey: key() };
+  const home = { id: 'home', role: 'agent-home' as const, nkey: key(), serviceNkey: key() };
   const cfg = (parties: BrokerParty[], h = 'home') => () => brokerConfig({ home: h, parties, tls });
   throwsCode(cfg([home, { id: 'shop-a', role: 'merchant', nkey: key() }, { id: 'shop-a', role: 'buyer', nkey: key() }]), 'ERR_CONFIG', 'one id in two roles would share an inbox');
   const shared = key();
@@ -103,9 +131,9 @@ test('party specs on the command line: role:id, with a known role and a subject-
   throwsCode(() => parsePartySpec('buyer:'), 'ERR_INVALID_INPUT');
 });
 
-test('the CLI gives a party connecting with an nkey seed its own inbox prefix', () => {
+test('the CLI gives a party its own inbox prefix, on a secured and on an open server', () => {
   assert.is(natsOptionsFrom({ nkeySeedFile: '/x/alice.nk', nats: 'tls://h:1' }, 'parley-buyer-alice', 'alice').inboxPrefix, '_INBOX_alice');
-  assert.is(natsOptionsFrom({ nats: 'nats://h:1' }, 'parley-buyer-alice', 'alice').inboxPrefix, undefined, 'no seed: an open server, the default inbox');
+  assert.is(natsOptionsFrom({ nats: 'nats://h:1' }, 'parley-buyer-alice', 'alice').inboxPrefix, '_INBOX_alice', 'responders answer only there');
 });
 
 test('TLS certificates: hosts are checked, the CA key must match, RSA CAs are refused', async () => {

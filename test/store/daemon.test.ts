@@ -108,7 +108,7 @@ async function startStore(id: string): Promise<StoreDaemon> {
   }
   let nc = conns.get(id);
   if (!nc) {
-    nc = await nats.connect(id);
+    nc = await nats.connectAs(id);
     conns.set(id, nc);
   }
   const store = await StoreDaemon.open({ nc, config: storeConfig(id), self, trust: pki.trust, ca: pki.ca.certificate, dataDir: dataDir(id), log: (l) => logs.push(`${id}: ${l}`) });
@@ -153,12 +153,12 @@ function filesIn(dir: string): string[] {
   }
 }
 
-function offerContract(merchant: string, from: Self, c: { payloadB64: string; protected: string; sg1: string }) {
-  return buyerCall(ncBuyer, subjects.storeContract(merchant, 'offer'), CONTRACT_OFFER_TYPE, { payload: c.payloadB64, protected: c.protected, sg1: c.sg1 }, merchant, from, ContractOfferReplySchema);
+async function offerContract(merchant: string, from: Self, c: { payloadB64: string; protected: string; sg1: string }) {
+  return buyerCall(await nats.party(from.id), subjects.storeContract(merchant, 'offer'), CONTRACT_OFFER_TYPE, { payload: c.payloadB64, protected: c.protected, sg1: c.sg1 }, merchant, from, ContractOfferReplySchema);
 }
 
-function completeContract(merchant: string, from: Self, contractId: string, sg: string) {
-  return buyerCall(ncBuyer, subjects.storeContract(merchant, 'complete'), CONTRACT_COMPLETE_TYPE, { contractId, sg }, merchant, from, ContractCompleteReplySchema);
+async function completeContract(merchant: string, from: Self, contractId: string, sg: string) {
+  return buyerCall(await nats.party(from.id), subjects.storeContract(merchant, 'complete'), CONTRACT_COMPLETE_TYPE, { contractId, sg }, merchant, from, ContractCompleteReplySchema);
 }
 
 const times = (completeInMs: number) => ({ completeBy: new Date(Date.now() + completeInMs), exchangeDeadline: new Date(Date.now() + 60_000) });
@@ -168,12 +168,13 @@ test.before(async () => {
   homeSelf = await pki.party('home', 'agent-home');
   alice = await pki.party('alice', 'buyer');
   bob = await pki.party('bob', 'buyer');
-  ncBuyer = await nats.connect('buyers');
+  // alice's connection (replies reach only the signer's own inbox)
+  ncBuyer = await nats.party('alice');
   // the stores start first: they keep trying to register until the Agent Home is up
   await startStore('shop-a');
   await startStore('shop-b');
   await new Promise((r) => setTimeout(r, 300));
-  home = await AgentHome.open({ nc: await nats.connect('home'), self: homeSelf, trust: pki.trust, ca: pki.ca.certificate, secrets: generateHomeSecrets(), settings: { hopTimeoutMs: 1500 } });
+  home = await AgentHome.open({ nc: await nats.connectAs('home'), self: homeSelf, trust: pki.trust, ca: pki.ca.certificate, secrets: generateHomeSecrets(), settings: { hopTimeoutMs: 1500 } });
   await home.start();
 });
 
@@ -211,12 +212,12 @@ test('an invitation yields exactly one Sales Agent per store and session, even w
   const arrivals = hostedArrivals(join(dataDir('shop-a'), 'agents')).filter((a) => a.key.endsWith('.0'));
   assert.is(arrivals.length, 1);
   const ia = arrivals[0]!.env;
-  const again = decodeReply(AckSchema, (await ncBuyer.request(subjects.hostArrive('shop-a'), encodeJson(ia), { timeout: 3000 })).data);
+  const again = decodeReply(AckSchema, (await (await nats.party('home')).request(subjects.hostArrive('shop-a'), encodeJson(ia), { timeout: 3000 })).data);
   assert.equal(again, { accepted: true, duplicate: true });
 
   // another Invite Agent for the same session (as after a lost one): visited, no new offer
   const ia2 = createInviteAgent(homeSelf, ia.payload as InvitePayload, { itinerary: ['shop-a'], hopTimeoutMs: 1500, expires: new Date(s1.deadline) });
-  const fresh = decodeReply(AckSchema, (await ncBuyer.request(subjects.hostArrive('shop-a'), encodeJson(ia2), { timeout: 3000 })).data);
+  const fresh = decodeReply(AckSchema, (await (await nats.party('home')).request(subjects.hostArrive('shop-a'), encodeJson(ia2), { timeout: 3000 })).data);
   assert.equal(fresh, { accepted: true, duplicate: false });
   await store('shop-a').idle();
 

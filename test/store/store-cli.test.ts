@@ -45,7 +45,7 @@ test.before(async () => {
       catalogue: [{ item: 'laptop-pro-14', category: 'laptops', currency: 'EUR', stock: 5, bids: [{ price: 1300, deliveryDays: 4, warrantyMonths: 12 }] }],
     }),
   );
-  home = await AgentHome.open({ nc: await nats.connect('home'), self: await pki.party('home', 'agent-home'), trust: pki.trust, ca: pki.ca.certificate, secrets: generateHomeSecrets() });
+  home = await AgentHome.open({ nc: await nats.connectAs('home'), self: await pki.party('home', 'agent-home'), trust: pki.trust, ca: pki.ca.certificate, secrets: generateHomeSecrets() });
   await home.start();
 });
 
