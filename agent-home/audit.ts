@@ -18,6 +18,7 @@
  * lost acknowledgement is stored once.
  */
 import { headers, type JetStreamManager, type NatsConnection } from 'nats';
+import { z } from 'zod';
 import { canonicalBytes, type JsonValue } from '../crypto/canonical.js';
 import { toHex } from '../crypto/bytes.js';
 import { sha256 } from '../crypto/hash.js';
@@ -248,14 +249,41 @@ export interface AuditCheck {
   firstBroken?: { seq: number; reason: string };
 }
 
-/** Parses a record without checking it (for display); undefined when unreadable. */
-export function parseAuditRecord(raw: Uint8Array): SignedObject<AuditRecord> | undefined {
+/**
+ * The shape of a record's body. Anything can be written into the stream by whoever may
+ * publish to its subject: a foreign record is reported as such, never trusted to have fields.
+ */
+const AuditRecordSchema = z.strictObject({
+  seq: z.number().int().min(1),
+  at: z.string().max(64),
+  event: z.string().max(64),
+  sn: z.string().max(64).optional(),
+  details: z.record(z.string(), z.json()),
+  prev: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+/** Why `raw` is not a well-formed record (undefined when it is one), and its body when it is. */
+function readRecord(raw: Uint8Array): { body: AuditRecord } | { why: string } {
+  let o: unknown;
   try {
-    const o = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw)) as SignedObject<AuditRecord>;
-    return o && typeof o === 'object' && o.body && typeof o.body === 'object' ? o : undefined;
+    o = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
   } catch {
-    return undefined;
+    return { why: 'not JSON' };
   }
+  if (!o || typeof o !== 'object' || Array.isArray(o)) return { why: 'not a signed object' };
+  const parsed = AuditRecordSchema.safeParse((o as { body?: unknown }).body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return { why: `malformed record: ${issue.path.length ? issue.path.join('.') : 'body'}: ${issue.message}` };
+  }
+  return { body: parsed.data as AuditRecord };
+}
+
+/** Parses a record without checking its signature (for display); undefined when malformed. */
+export function parseAuditRecord(raw: Uint8Array): SignedObject<AuditRecord> | undefined {
+  const r = readRecord(raw);
+  if ('why' in r) return undefined;
+  return JSON.parse(new TextDecoder().decode(raw)) as SignedObject<AuditRecord>;
 }
 
 /**
@@ -272,6 +300,8 @@ export function verifyAuditLog(entries: readonly AuditEntry[], publicKey: Uint8A
     expected++;
     if (!e.raw) return broken(e.seq, 'record missing (deleted from the stream)');
     records++;
+    const shape = readRecord(e.raw);
+    if ('why' in shape) return broken(e.seq, shape.why);
     let body: AuditRecord;
     try {
       body = openSignedObject<AuditRecord>(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(e.raw)), AUDIT_TYPE, publicKey);
@@ -288,7 +318,7 @@ export function verifyAuditLog(entries: readonly AuditEntry[], publicKey: Uint8A
 
 /** What `parley home audit` prints: every readable record, and the check when asked for. */
 export interface AuditReport {
-  records: Array<AuditRecord | { seq: number; unreadable: true }>;
+  records: Array<AuditRecord | { seq: number; unreadable: true; why: string }>;
   verified?: AuditCheck;
 }
 
@@ -296,8 +326,8 @@ export function auditReport(entries: readonly AuditEntry[], publicKey?: Uint8Arr
   const records: AuditReport['records'] = [];
   for (const e of entries) {
     if (!e.raw) continue;
-    const r = parseAuditRecord(e.raw);
-    records.push(r ? r.body : { seq: e.seq, unreadable: true });
+    const r = readRecord(e.raw);
+    records.push('why' in r ? { seq: e.seq, unreadable: true, why: r.why } : r.body);
   }
   return { records, ...(publicKey ? { verified: verifyAuditLog(entries, publicKey) } : {}) };
 }
@@ -305,7 +335,7 @@ export function auditReport(entries: readonly AuditEntry[], publicKey?: Uint8Arr
 export function renderAudit(r: AuditReport): string {
   const lines = r.records.map((x) =>
     'unreadable' in x
-      ? `#${x.seq}  (unreadable)`
+      ? `#${x.seq}  (unreadable: ${x.why})`
       : `#${x.seq}  ${x.at}  ${x.event.padEnd(19)} ${x.sn ? `session ${x.sn.slice(0, 12)}  ` : ''}${Object.entries(x.details)
           .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
           .join(' ')}`,

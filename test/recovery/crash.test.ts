@@ -336,6 +336,13 @@ test('the audit log written across the crashes verifies, holds each change once,
   const broken = await run(['home', 'audit', '--verify', '--json']);
   assert.is(broken.code, 3, broken.out);
   assert.is((broken.json as { verified: { firstBroken: { seq: number } } }).verified.firstBroken.seq, victim);
+
+  // a foreign record of any shape is reported, not a crash (it once failed with ERR_INTERNAL)
+  await nc.jetstream().publish(auditSubject('home'), new TextEncoder().encode('{"body":{"event":7,"details":"x"},"sig":"AA"}'));
+  const text = await run(['home', 'audit', '--verify']);
+  assert.is(text.code, 3, text.out);
+  assert.match(text.out, new RegExp(`audit log BROKEN at record #${victim}: record missing`));
+  assert.match(text.out, /\(unreadable: malformed record: /);
 });
 
 test.run();
