@@ -30,6 +30,7 @@ interface HomeFlags extends OutputOptions, NatsFlags, PassphraseFlags {
   key?: string;
   workLease?: string;
   replicas?: string;
+  monitor?: boolean;
 }
 
 /** Identity files: explicit flags, else <home>/agent-home/{ca.pem,home.pem,home.key}; secrets always there. */
@@ -43,7 +44,9 @@ async function resolveNats(flags: HomeFlags): Promise<{ servers: string; embedde
   const given = natsOptionsFrom(flags, 'parley-home').servers;
   if (given) return { servers: Array.isArray(given) ? given.join(',') : given, embedded: false, reused: false };
   // with a broker from `parley home init`, the embedded server runs its configuration
-  const srv = await ensureEmbeddedServer(parleyHome(flags.home), { configFile: brokerConfigFile(parleyHome(flags.home)) });
+  const srv = await ensureEmbeddedServer(parleyHome(flags.home), { configFile: brokerConfigFile(parleyHome(flags.home)), monitor: flags.monitor });
+  if (flags.monitor && !srv.monitorUrl) note(flags, 'the embedded nats-server was already running without a monitor: stop it (`parley home nats --stop`) and start again to get one');
+  if (srv.monitorUrl) note(flags, `nats-server monitor on ${srv.monitorUrl} (lists every connection: keep it to this machine)`);
   return { servers: srv.url, embedded: true, reused: srv.reused };
 }
 
@@ -92,8 +95,8 @@ async function runNats(flags: HomeFlags & { stop?: boolean }): Promise<void> {
     return;
   }
   const s = await embeddedServerStatus(dataDir);
-  emit(flags, s ? { running: true, url: s.url, pid: s.pid, storeDir: s.storeDir, configFile: s.configFile ?? null } : { running: false }, (d) =>
-    d.running ? `embedded nats-server running: ${d.url} (pid ${d.pid}, store ${d.storeDir}${d.configFile ? `, config ${d.configFile}` : ''})` : 'embedded nats-server not running',
+  emit(flags, s ? { running: true, url: s.url, pid: s.pid, storeDir: s.storeDir, configFile: s.configFile ?? null, monitorUrl: s.monitorUrl ?? null } : { running: false }, (d) =>
+    d.running ? `embedded nats-server running: ${d.url} (pid ${d.pid}, store ${d.storeDir}${d.configFile ? `, config ${d.configFile}` : ''}${d.monitorUrl ? `, monitor ${d.monitorUrl}` : ''})` : 'embedded nats-server not running',
   );
 }
 
@@ -159,6 +162,7 @@ export function homeCommand(): Command {
         .option('--key <file>', 'Agent Home private key (default <home>/agent-home/home.key)')
         .option('--replicas <n>', 'JetStream replicas of the buckets and streams it creates (3 on a three-node cluster; default 1)')
         .option('--work-lease <duration>', 'how long work in progress stays with this process before another Agent Home process on the same JetStream takes it over, should this one die (default 15s)')
+        .option('--monitor', "start the embedded nats-server with its HTTP monitor on 127.0.0.1 (it shows every connection's name, address and subscriptions)")
         .option('--json', 'print one JSON document when running'),
     ),
     'decrypts the key and keeps <home>/agent-home/secrets.json encrypted',

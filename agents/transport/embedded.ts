@@ -6,6 +6,7 @@
  * healthy) is replaced by a fresh server on the same store, so JetStream state carries over.
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parleyError } from '../../protocol/errors.js';
 import { readJsonFile, writeJsonAtomic } from '../storage/atomic-file.js';
@@ -13,7 +14,8 @@ import { startNatsServer } from './nats-server.js';
 
 export interface EmbeddedServer {
   url: string;
-  monitorUrl: string;
+  /** the HTTP monitor, when it was started with one (`parley home start --monitor`) */
+  monitorUrl?: string;
   pid: number;
   storeDir: string;
   /** true when a server from an earlier start was still running and is reused */
@@ -24,7 +26,7 @@ export interface EmbeddedServer {
 
 interface Record_ {
   url: string;
-  monitorUrl: string;
+  monitorUrl?: string;
   pid: number;
   storeDir: string;
   configFile?: string;
@@ -39,13 +41,19 @@ function alive(pid: number): boolean {
   }
 }
 
-async function healthy(monitorUrl: string): Promise<boolean> {
-  try {
-    const r = await fetch(`${monitorUrl}/healthz?js-enabled-only=true`, { signal: AbortSignal.timeout(1000) });
-    return r.ok;
-  } catch {
-    return false;
-  }
+/** The server takes client connections (it answers with its INFO line on connect). */
+function healthy(url: string): Promise<boolean> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const sock = connect({ host: u.hostname, port: Number(u.port) });
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1000, () => done(false));
+    sock.once('data', (d) => done(d.toString('latin1').startsWith('INFO ')));
+    sock.once('error', () => done(false));
+  });
 }
 
 export function embeddedPaths(dataDir: string): { dir: string; record: string; store: string; config: string } {
@@ -56,7 +64,7 @@ export function embeddedPaths(dataDir: string): { dir: string; record: string; s
 /** The running embedded server, if any. */
 export async function embeddedServerStatus(dataDir: string): Promise<EmbeddedServer | undefined> {
   const rec = readJsonFile<Record_>(embeddedPaths(dataDir).record);
-  if (rec && alive(rec.pid) && (await healthy(rec.monitorUrl))) return { ...rec, reused: true };
+  if (rec && alive(rec.pid) && (await healthy(rec.url))) return { ...rec, reused: true };
   return undefined;
 }
 
@@ -66,7 +74,7 @@ export async function embeddedServerStatus(dataDir: string): Promise<EmbeddedSer
  * running server started with another configuration is refused rather than silently used
  * (it may lack the permissions or TLS the caller expects).
  */
-export async function ensureEmbeddedServer(dataDir: string, opts: { configFile?: string } = {}): Promise<EmbeddedServer> {
+export async function ensureEmbeddedServer(dataDir: string, opts: { configFile?: string; monitor?: boolean } = {}): Promise<EmbeddedServer> {
   const paths = embeddedPaths(dataDir);
   const configFile = opts.configFile ? resolve(opts.configFile) : existsSync(paths.config) ? paths.config : undefined;
   const running = await embeddedServerStatus(dataDir);
@@ -77,8 +85,8 @@ export async function ensureEmbeddedServer(dataDir: string, opts: { configFile?:
     return running;
   }
   mkdirSync(paths.store, { recursive: true, mode: 0o700 });
-  const srv = await startNatsServer({ storeDir: paths.store, detached: true, configFile, logFile: join(paths.dir, 'nats-server.log') });
-  const rec: Record_ = { url: srv.url, monitorUrl: srv.monitorUrl, pid: srv.pid, storeDir: paths.store, ...(configFile ? { configFile } : {}) };
+  const srv = await startNatsServer({ storeDir: paths.store, detached: true, configFile, logFile: join(paths.dir, 'nats-server.log'), monitor: opts.monitor });
+  const rec: Record_ = { url: srv.url, ...(srv.monitorUrl ? { monitorUrl: srv.monitorUrl } : {}), pid: srv.pid, storeDir: paths.store, ...(configFile ? { configFile } : {}) };
   writeJsonAtomic(paths.record, rec, 0o600);
   return { ...rec, reused: false };
 }

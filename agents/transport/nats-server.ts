@@ -1,12 +1,14 @@
 /**
  * Starts and stops a real nats-server (Debian's package, with JetStream) for the project:
  * tests start one per suite, `parley home start` and `parley demo` use one when no
- * server URL is given. Ports are picked by the server itself (`-p -1 -m -1`) and read
- * back from its ports file; the server is ready when its `/healthz` answers ok.
+ * server URL is given. Ports are picked by the server itself (`-p -1`) and read back from
+ * its ports file; the server is ready when it logs "Server is ready" (after JetStream has
+ * started). It opens no HTTP monitoring port unless asked (`monitor`), and then only on
+ * 127.0.0.1: the monitor lists every connection, its name, address and subscriptions.
  * Nothing is ever downloaded: a missing binary is an error that says what to install.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { ParleyError } from '../../crypto/errors.js';
@@ -43,11 +45,14 @@ export interface NatsServerOptions {
   detached?: boolean;
   /** Log file (nats-server `-l`); required with `detached`, whose stderr cannot stay a pipe to us. */
   logFile?: string;
+  /** Open the HTTP monitoring port (a free one, on 127.0.0.1); off by default. */
+  monitor?: boolean;
 }
 
 export interface NatsServer {
   url: string;
-  monitorUrl: string;
+  /** the HTTP monitor, only when asked for */
+  monitorUrl?: string;
   storeDir: string;
   pid: number;
   /** Stops the server (SIGTERM, then SIGKILL) and removes temp dirs it created. */
@@ -61,12 +66,23 @@ async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
 
-async function healthy(monitorUrl: string): Promise<boolean> {
+/** The line nats-server logs once it has started everything, JetStream included. */
+const READY_LINE = 'Server is ready';
+
+/** What has been appended to `file` since byte `from` (empty while it does not exist). */
+function logSince(file: string, from: number): string {
   try {
-    const res = await fetch(`${monitorUrl}/healthz?js-enabled-only=true`, { signal: AbortSignal.timeout(1000) });
-    return res.ok && ((await res.json()) as { status?: string }).status === 'ok';
+    return readFileSync(file).subarray(from).toString('utf8');
   } catch {
-    return false;
+    return '';
+  }
+}
+
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
   }
 }
 
@@ -110,21 +126,27 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     ...(runConfig ? ['-c', runConfig] : ['-js', '-sd', storeDir]),
     '-a', '127.0.0.1',
     '-p', String(opts.port ?? -1),
-    '-m', '-1',
+    // the monitor binds to the -a address, 127.0.0.1
+    ...(opts.monitor ? ['-m', '-1'] : []),
     '--ports_file_dir', runDir,
     ...(opts.logFile ? ['-l', opts.logFile] : []),
     ...(opts.args ?? []),
   ];
   if (opts.detached && !opts.logFile) throw new TypeError('a detached nats-server needs a logFile');
+  const logStart = opts.logFile ? sizeOf(opts.logFile) : 0;
   const child = spawn(bin, args, {
     // a detached server must not write to a pipe that dies with us (Go exits on SIGPIPE)
     stdio: ['ignore', 'ignore', opts.detached ? 'ignore' : 'pipe'],
     detached: opts.detached ?? false,
   });
   let stderr = '';
+  let ready = false;
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
+    if (stderr.includes(READY_LINE)) ready = true;
   });
+  // with -l the server logs to the file, not to stderr
+  const isReady = () => ready || (opts.logFile !== undefined && logSince(opts.logFile, logStart).includes(READY_LINE));
   const exited = exitPromise(child);
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 10_000);
   let ports: { nats?: string[]; monitoring?: string[] } | undefined;
@@ -151,11 +173,10 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
           ports = undefined; // written but not complete yet
         }
       }
-      const monitor = ports?.monitoring?.[0];
-      if (ports?.nats?.[0] && monitor && (await healthy(monitor))) break;
+      if (ports?.nats?.[0] && (!opts.monitor || ports.monitoring?.[0]) && isReady()) break;
       await sleep(25);
     }
-    if (!ports?.nats?.[0] || !ports.monitoring?.[0]) throw new Error(`nats-server not ready in time: ${stderr.trim() || (opts.logFile ? `see ${opts.logFile}` : '')}`);
+    if (!ports?.nats?.[0] || !isReady()) throw new Error(`nats-server not ready in time: ${stderr.trim() || (opts.logFile ? `see ${opts.logFile}` : '')}`);
   } catch (e) {
     await stop();
     throw new ParleyError('ERR_NATS_SERVER_START', `could not start nats-server: ${(e as Error).message}`, { cause: e });
@@ -165,10 +186,10 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     cleanupRunDir();
   }
   const url = ports.nats[0]!.replace('0.0.0.0', '127.0.0.1');
-  const monitorUrl = ports.monitoring[0]!;
+  const monitorUrl = opts.monitor ? ports.monitoring?.[0]?.replace('0.0.0.0', '127.0.0.1') : undefined;
   return {
     url,
-    monitorUrl,
+    ...(monitorUrl ? { monitorUrl } : {}),
     storeDir,
     pid: child.pid!,
     stop,
