@@ -27,15 +27,17 @@ interface Flags extends OutputOptions, NatsFlags, PassphraseFlags {
   home?: string;
 }
 
-function filesOf(flags: Flags): BuyerFiles {
-  return new BuyerFiles(join(parleyHome(flags.home), 'buyer'));
+/** The buyer's files; session keys are sealed under the passphrase, read once per invocation. */
+function filesOf(flags: Flags, passphrase = passphraseFrom(flags)): BuyerFiles {
+  return new BuyerFiles(join(parleyHome(flags.home), 'buyer'), { passphrase });
 }
 
 /** Opens the buyer's identity and a connection, runs `fn`, and always closes the connection. */
 async function withClient<T>(flags: Flags, fn: (client: BuyerClient, files: BuyerFiles) => Promise<T>): Promise<T> {
-  const files = filesOf(flags);
+  const passphrase = passphraseFrom(flags);
+  const files = filesOf(flags, passphrase);
   const config = files.config();
-  const self = selfFrom(readText(files.certPath, 'buyer certificate'), readIdentityKey(files.keyPath, 'buyer key', passphraseFrom(flags)));
+  const self = selfFrom(readText(files.certPath, 'buyer certificate'), readIdentityKey(files.keyPath, 'buyer key', passphrase));
   const ca = parseCertificate(readText(files.caPath, 'CA certificate'));
   const nc: NatsConnection = await connectNats({ ...(await clientNatsOptions(flags, `parley-buyer-${self.id}`, parleyHome(flags.home), config.nats, self.id)), failFast: true });
   try {

@@ -2,8 +2,10 @@
  * The buyer's files, under <home>/buyer (every file written atomically; secrets 0600):
  *   config.json                   {id, home, nats?}: who I am and which Agent Home I use
  *   identity.pem, identity.key    certificate and Ed25519 key (0600), ca.pem
- *   sessions/<sn>.json            one purchase session, with its RSA session key (0600)
- *   pending/<nonce>.json          a session key whose notify has no answer yet (0600)
+ *   sessions/<sn>.json            one purchase session, with its RSA session key (0600;
+ *                                 the key sealed under the passphrase, see sealed-keys.ts)
+ *   pending/<nonce>.json          a session key whose notify has no answer yet (0600, sealed)
+ *   files.key                     the key that seals them, encrypted under the passphrase
  *   exchanges/<contractId>.json   one contract exchange and how far it got (0600: holds SG1)
  *   contracts/<contractId>.jws.json  each complete contract (general JWS JSON)
  *   inbox.json                    the last mailbox sequence read
@@ -17,6 +19,8 @@ import type { PurchaseRequest } from '../protocol/commerce.js';
 import type { Agreement } from '../protocol/directory.js';
 import type { JwsSignature } from '../crypto/jws.js';
 import { parleyError } from '../protocol/errors.js';
+import type { Passphrase } from '../crypto/key-file.js';
+import { isSealedKey, KeySeal, type SealedKey } from './sealed-keys.js';
 
 export interface BuyerConfig {
   id: string;
@@ -74,8 +78,20 @@ export interface ExchangeFile {
   updated: string;
 }
 
+export interface BuyerFilesOptions {
+  /** seals session keys at rest (the passphrase of the identity key) */
+  passphrase?: Passphrase;
+}
+
 export class BuyerFiles {
-  constructor(readonly dir: string) {}
+  private readonly seal: KeySeal;
+
+  constructor(
+    readonly dir: string,
+    opts: BuyerFilesOptions = {},
+  ) {
+    this.seal = new KeySeal(dir, opts.passphrase);
+  }
 
   get configPath() {
     return join(this.dir, 'config.json');
@@ -100,8 +116,9 @@ export class BuyerFiles {
     writeJsonAtomic(this.configPath, c, 0o600);
   }
 
-  savePending(nonce: string, value: unknown): void {
-    writeJsonAtomic(join(this.dir, 'pending', `${nonce}.json`), value, 0o600);
+  savePending(nonce: string, value: { key: StoredKey } & Record<string, unknown>): void {
+    const key = this.seal.enabled ? this.seal.seal(value.key, 'pending', nonce) : value.key;
+    writeJsonAtomic(join(this.dir, 'pending', `${nonce}.json`), { ...value, key }, 0o600);
   }
 
   dropPending(nonce: string): void {
@@ -109,13 +126,18 @@ export class BuyerFiles {
   }
 
   session(sn: string): SessionFile {
-    const s = readJsonFile<SessionFile>(join(this.dir, 'sessions', `${sn}.json`));
+    const s = readJsonFile<Omit<SessionFile, 'key'> & { key: StoredKey | SealedKey }>(join(this.dir, 'sessions', `${sn}.json`));
     if (!s) throw parleyError('ERR_SESSION_UNKNOWN', `no session ${sn} in ${this.dir}`);
-    return s;
+    if (isSealedKey(s.key)) return { ...s, key: this.seal.open(s.key, 'session', s.sn) };
+    const clear = { ...s, key: s.key };
+    // written before session keys were sealed, or without a passphrase then: sealed now
+    if (this.seal.enabled) this.saveSession(clear);
+    return clear;
   }
 
   saveSession(s: SessionFile): void {
-    writeJsonAtomic(join(this.dir, 'sessions', `${s.sn}.json`), s, 0o600);
+    const key = this.seal.enabled ? this.seal.seal(s.key, 'session', s.sn) : s.key;
+    writeJsonAtomic(join(this.dir, 'sessions', `${s.sn}.json`), { ...s, key }, 0o600);
   }
 
   sessions(): string[] {

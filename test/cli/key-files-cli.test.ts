@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { natsSuite } from '../helpers/nats.js';
-import { tempDir } from '../helpers/paths.js';
+import { REPO_ROOT, tempDir } from '../helpers/paths.js';
 import { jsonOf, parleyRun, spawnParley, type Daemon, type Run } from '../helpers/cli.js';
 import { isEncryptedKeyFile, readPassphraseFile } from '../../crypto/key-file.js';
 import { toB64u } from '../../crypto/bytes.js';
@@ -111,11 +111,30 @@ test('home start, store start and buyer init read encrypted keys; the Agent Home
   encryptedKey(join(home, 'buyer', 'identity.key'));
 
   // the running Agent Home seals with the key from the encrypted secrets file
-  const nc = await nats.connect('check');
+  const nc = await nats.connectAs('kim', 'check');
   const reply = decodeReply(EncryptionKeyReplySchema, (await nc.request(subjects.home('home', 'key'), new Uint8Array(0), { timeout: 5000 })).data);
   assert.is(reply.key.body.x25519, toB64u(secrets.encryption.publicKey));
   assert.is(readFileSync(secretsPath, 'utf8'), before, 'the secrets file was not rewritten');
   assert.is(mode(secretsPath), 0o600);
+
+  // a purchase session: its session key (d2 among it) is sealed in the session file
+  const req = await parley(['buyer', 'request', '--item', 'laptop-pro-14', '--category', 'laptops', '--quantity', '1', '--rules', join(REPO_ROOT, 'examples', 'rules.json'), '--deadline', '4s', '--nats', nats.url, '--passphrase-file', passFile, '--json']);
+  assert.is(req.status, 0, req.stderr);
+  const sn = (JSON.parse(req.stdout) as { sn: string }).sn;
+  const sessionPath = join(home, 'buyer', 'sessions', `${sn}.json`);
+  const onDisk = readFileSync(sessionPath, 'utf8');
+  const stored = JSON.parse(onDisk) as { key: { sealed?: number } };
+  assert.is(stored.key.sealed, 1, 'the key field is sealed');
+  assert.not.match(onDisk, /"d2"|"d1"|"jwk"/, 'no key material in clear');
+  assert.is(mode(sessionPath), 0o600);
+  encryptedKey(join(home, 'buyer', 'files.key'));
+  const noPass = await parley(['buyer', 'results', sn, '--nats', nats.url, '--json']);
+  assert.is(noPass.status, 1, 'without the passphrase nothing opens');
+  assert.match(noPass.stderr, /ERR_PASSPHRASE/);
+  const results = await parley(['buyer', 'results', sn, '--nats', nats.url, '--passphrase-file', passFile, '--json']);
+  assert.is(results.status, 0, results.stderr);
+  outputs.push(req.stdout, req.stderr, results.stdout, noPass.stderr);
+
   assert.is(await ah.stop(), 0, ah.stderr());
   assert.is(await store.stop(), 0, store.stderr());
   outputs.push(ah.stderr(), store.stderr());
