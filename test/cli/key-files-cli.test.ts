@@ -130,7 +130,7 @@ test('home start, store start and buyer init read encrypted keys; the Agent Home
   encryptedKey(join(home, 'buyer', 'files.key'));
   const noPass = await parley(['buyer', 'results', sn, '--nats', nats.url, '--json']);
   assert.is(noPass.status, 1, 'without the passphrase nothing opens');
-  assert.match(noPass.stderr, /ERR_PASSPHRASE/);
+  assert.match(noPass.stdout + noPass.stderr, /ERR_PASSPHRASE/, noPass.stdout + noPass.stderr);
   const results = await parley(['buyer', 'results', sn, '--nats', nats.url, '--passphrase-file', passFile, '--json']);
   assert.is(results.status, 0, results.stderr);
   outputs.push(req.stdout, req.stderr, results.stdout, noPass.stderr);
