@@ -121,6 +121,8 @@ export async function handleResolve(ctx: HomeContext, req: OpenedRequest<Resolve
     at: new Date().toISOString(),
     sg: toB64u(sg),
     merchantSignature: body.merchantSignature,
+    // kept for the evidence file (parley home evidence): the request that justified the resolution
+    contract: { payload: body.payload, protected: body.protected, sg1: body.sg1 },
   });
   crashPoint('home:resolve:after-settle');
   await finishExchange(ctx, settled);

@@ -96,6 +96,8 @@ export interface ExchangeRecord {
   /** resolved: the completed buyer signature and the merchant's, as sent to the buyer */
   sg?: string;
   merchantSignature?: JwsSignature;
+  /** resolved: what the merchant sent to justify it (the contract's payload, the buyer's header, SG1) */
+  contract?: { payload: string; protected: string; sg1: string };
   /** aborted: the signed token */
   token?: AbortToken;
   /** resolved: SG_S is in the buyer's mailbox */
