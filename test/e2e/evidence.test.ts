@@ -24,6 +24,7 @@ import { subjects } from '../../protocol/subjects.js';
 import { checkEvidence, type Evidence } from '../../protocol/evidence.js';
 import { call } from '../../agents/transport/rpc.js';
 import { buildEvidence } from '../../agent-home/evidence.js';
+import { ed25519PrivateKeyPem } from '../../crypto/ed25519.js';
 
 const test = suite('evidence files');
 const world = worldSuite(test);
@@ -144,6 +145,26 @@ test('removing, reordering, slipping in or editing any record is reported with t
   seal.seal.sig = seal.seal.sig.startsWith('A') ? 'B' + seal.seal.sig.slice(1) : 'A' + seal.seal.sig.slice(1);
   refused('edited-seal.json', seal, 'seal');
   assert.ok(items.length > 10);
+});
+
+test('parley home evidence SN --out FILE writes the same sealed record, refuses to overwrite, and parley verify accepts it', () => {
+  const dir = tmp.path;
+  writeFileSync(join(dir, 'home.pem'), world.homeSelf.certPem);
+  writeFileSync(join(dir, 'home.key'), ed25519PrivateKeyPem(world.homeSelf.secretKey), { mode: 0o600 });
+  const out = join(dir, 'cli-evidence.json');
+  const args = ['home', 'evidence', evidence.sn, '--out', out, '--nats', world.nats.url, '--ca', caFile, '--cert', join(dir, 'home.pem'), '--key', join(dir, 'home.key'), '--home', join(dir, 'parley-home'), '--json'];
+  const r = parleySync(args);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  const d = jsonOf<{ records: number; exchanges: number; auditRecords: number }>(r);
+  assert.is(d.exchanges, 2);
+  assert.ok(d.auditRecords >= 3);
+  const written = JSON.parse(readFileSync(out, 'utf8')) as Evidence;
+  assert.equal(written.items.map((i) => i.name), evidence.items.map((i) => i.name), 'the same records, in the same order');
+  const v = verify('cli-evidence-copy.json', written);
+  assert.is(v.status, 0, v.text);
+  const again = parleySync(args);
+  assert.is.not(again.status, 0);
+  assert.match(again.stdout, /ERR_FILE_EXISTS/);
 });
 
 test('an evidence file with a repeated key is refused', () => {
