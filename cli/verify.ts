@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { parseCertificate } from '../crypto/x509/index.js';
 import { checkContract, type Check } from '../protocol/contract.js';
 import { checkEvidence, isEvidence } from '../protocol/evidence.js';
-import { parleyError } from '../protocol/errors.js';
+import { parleyError, ParleyError } from '../protocol/errors.js';
 import { parseJson } from '../protocol/wire.js';
 import { action, commandGroup, emit, EXIT, type OutputOptions } from './kit/output.js';
 
@@ -31,8 +31,15 @@ export function verifyContractFile(file: string, caFile: string): Verification {
   } catch (e) {
     throw parleyError('ERR_CONFIG', `cannot read ${(e as NodeJS.ErrnoException).path ?? file}`, e);
   }
-  const value = parseJson(text, 256 << 20);
   const ca = parseCertificate(caText);
+  let value: unknown;
+  try {
+    value = parseJson(text, 256 << 20);
+  } catch (e) {
+    // a file that is not JSON, or repeats a key, fails verification like any other defect
+    if (!(e instanceof ParleyError)) throw e;
+    return { file, kind: 'contract', valid: false, checks: [{ name: 'format', ok: false, detail: e.message, code: e.code }] };
+  }
   const r = isEvidence(value) ? { kind: 'evidence' as const, ...checkEvidence(value, ca) } : { kind: 'contract' as const, ...checkContract(value, ca) };
   return { file, kind: r.kind, valid: r.valid, checks: r.checks };
 }

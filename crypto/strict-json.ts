@@ -14,7 +14,8 @@
  */
 import { cryptoError } from './errors.js';
 
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+// a leading byte-order mark is dropped, as before (JWS payloads refuse one themselves, crypto/jws.ts)
+const decoder = new TextDecoder('utf-8', { fatal: true });
 
 interface Frame {
   object: boolean;
@@ -97,8 +98,8 @@ export function parseStrictJson(text: string): unknown {
 }
 
 /**
- * UTF-8 bytes → JSON value: strict UTF-8 (a byte-order mark is kept, so it is refused as
- * JSON), then `parseStrictJson`. Errors: ERR_ENCODING, ERR_INVALID_INPUT, ERR_JSON_DUPLICATE_KEY.
+ * UTF-8 bytes → JSON value: strict UTF-8 (a leading byte-order mark is dropped), then
+ * `parseStrictJson`. Errors: ERR_ENCODING, ERR_INVALID_INPUT, ERR_JSON_DUPLICATE_KEY.
  */
 export function parseStrictJsonBytes(bytes: Uint8Array): unknown {
   let text: string;

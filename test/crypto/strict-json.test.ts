@@ -39,8 +39,9 @@ test('texts without a repeated key read as JSON.parse reads them', () => {
   for (const t of ok) assert.equal(parseStrictJson(t), JSON.parse(t), t);
   throwsCode(() => parseStrictJson('{"a":1,}'), 'ERR_INVALID_INPUT');
   throwsCode(() => parseStrictJsonBytes(new Uint8Array([0x7b, 0xff, 0x7d])), 'ERR_ENCODING');
-  // a byte-order mark is not JSON
-  throwsCode(() => parseStrictJsonBytes(utf8('\ufeff{"a":1}')), 'ERR_INVALID_INPUT');
+  // a leading byte-order mark is dropped from bytes (a JWS payload refuses it separately); in text it is not JSON
+  assert.equal(parseStrictJsonBytes(utf8('\ufeff{"a":1}')), { a: 1 });
+  throwsCode(() => parseStrictJson('\ufeff{"a":1}'), 'ERR_INVALID_INPUT');
 });
 
 test('the wire boundary refuses repeated keys with their own code', () => {
