@@ -27,7 +27,6 @@ import { checkPartyId } from '../protocol/subjects.js';
 import { isTransient, retry } from '../agents/transport/retry.js';
 import { WRONG_LAST_SEQUENCE } from '../agents/storage/kv-client.js';
 import { JetStreamReplies } from '../agents/storage/js-replies.js';
-import { parseStrictJsonBytes } from '../crypto/strict-json.js';
 
 export const AUDIT_STREAM = 'PARLEY_AUDIT';
 export const AUDIT_TYPE = 'audit-record';
@@ -252,7 +251,7 @@ export interface AuditCheck {
 /** Parses a record without checking it (for display); undefined when unreadable. */
 export function parseAuditRecord(raw: Uint8Array): SignedObject<AuditRecord> | undefined {
   try {
-    const o = parseStrictJsonBytes(raw) as SignedObject<AuditRecord>;
+    const o = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw)) as SignedObject<AuditRecord>;
     return o && typeof o === 'object' && o.body && typeof o.body === 'object' ? o : undefined;
   } catch {
     return undefined;
@@ -275,7 +274,7 @@ export function verifyAuditLog(entries: readonly AuditEntry[], publicKey: Uint8A
     records++;
     let body: AuditRecord;
     try {
-      body = openSignedObject<AuditRecord>(parseStrictJsonBytes(e.raw), AUDIT_TYPE, publicKey);
+      body = openSignedObject<AuditRecord>(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(e.raw)), AUDIT_TYPE, publicKey);
     } catch (err) {
       return broken(e.seq, isParleyError(err) && err.code === 'ERR_OBJECT_SIGNATURE_INVALID' ? "signature is not the Agent Home's" : `not a signed audit record (${isParleyError(err) ? err.code : 'unreadable'})`);
     }

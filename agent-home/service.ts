@@ -39,7 +39,6 @@ import { DEFAULT_LEASE_MS } from '../agents/runtime/lease.js';
 import { salesBehaviour, SALES_KIND } from './negotiations.js';
 import { handleResults } from './results.js';
 import { handleAbort, handleMailbox, handleResolve } from './disputes.js';
-import { parseStrictJson } from '../crypto/strict-json.js';
 
 export interface AgentHomeOptions {
   nc: NatsConnection;
@@ -115,7 +114,7 @@ export class AgentHome {
     this.stopSessionsWatch = await watchEntries(
       ctx.state.sessions,
       (e) => {
-        const rec = e.operation === 'PUT' ? { value: parseStrictJson(dec.decode(e.value)) as SessionRecord, revision: e.revision } : undefined;
+        const rec = e.operation === 'PUT' ? { value: JSON.parse(dec.decode(e.value)) as SessionRecord, revision: e.revision } : undefined;
         invitations.onSession(e.key, rec?.value);
         if (rec) ctx.sessionWaits.offer(e.key, rec);
       },
