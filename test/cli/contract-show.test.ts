@@ -15,6 +15,10 @@ import { jsonOf, parleySync } from '../helpers/cli.js';
 import { describeContract, type ContractView } from '../../protocol/contract-view.js';
 import { contractHtml } from '../../cli/contract-html.js';
 import { parseCertificate } from '../../crypto/x509/index.js';
+import { EmbeddedJWK, generalVerify, importX509 } from 'jose';
+import { encodeJwsPayload } from '../../crypto/jws.js';
+import { OPENSSL_CHECK, OPENSSL_PREPARE, sh } from '../helpers/openssl-recipe.js';
+import { copyFileSync, mkdirSync } from 'node:fs';
 
 const test = suite('parley contract show');
 const tmp = tempDir('parley-contract-show-');
@@ -48,6 +52,29 @@ test('the demo writes an evidence file that parley verify accepts', () => {
   const b = parleySync(['verify', bad, '--ca', join(out, 'ca.pem')]);
   assert.is(b.status, 3);
   assert.match(b.stdout, new RegExp(`FAIL record ${e.items[i].name}.*altered`));
+});
+
+test('jose and the OpenSSL command line verify both signatures of both demo contracts, with nothing but the file and the CA', async () => {
+  for (const f of readdirSync(out).filter((x) => x.startsWith('contract-'))) {
+    const jws = JSON.parse(readFileSync(join(out, f), 'utf8'));
+    await generalVerify({ payload: jws.payload, signatures: [jws.signatures[0]] }, EmbeddedJWK);
+    const x5c = JSON.parse(Buffer.from(jws.signatures[1].protected, 'base64url').toString()).x5c[0];
+    const key = await importX509(`-----BEGIN CERTIFICATE-----\n${x5c}\n-----END CERTIFICATE-----`, 'EdDSA');
+    await generalVerify({ payload: jws.payload, signatures: [jws.signatures[1]] }, key);
+    const tampered = encodeJwsPayload({ ...JSON.parse(Buffer.from(jws.payload, 'base64url').toString()), issuedAt: new Date(0).toISOString() });
+    let refused = 0;
+    await generalVerify({ payload: tampered, signatures: [jws.signatures[0]] }, EmbeddedJWK).catch(() => refused++);
+    await generalVerify({ payload: tampered, signatures: [jws.signatures[1]] }, key).catch(() => refused++);
+    assert.is(refused, 2, `${f}: jose refuses a tampered payload`);
+
+    const dir = join(tmp.path, `openssl-${f}`);
+    mkdirSync(dir);
+    copyFileSync(join(out, f), join(dir, 'contract.json'));
+    copyFileSync(join(out, 'ca.pem'), join(dir, 'ca.pem'));
+    const prep = sh(dir, OPENSSL_PREPARE);
+    assert.is(prep.status, 0, prep.out);
+    for (const line of OPENSSL_CHECK.split('\n')) assert.is(sh(dir, line).status, 0, `${f}: ${line}`);
+  }
 });
 
 test('contract show: terms, total, parties, and how each contract was signed', () => {

@@ -8,15 +8,15 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { calculateJwkThumbprint, EmbeddedJWK, generalVerify, importX509, type GeneralJWSInput } from 'jose';
 import { sharedSessionKey } from '../helpers/session-keys.js';
 import { throwsCode } from '../helpers/assert.js';
 import { testPki, type TestPki } from '../helpers/parties.js';
-import { tempDir } from '../helpers/paths.js';
+import { REPO_ROOT, tempDir } from '../helpers/paths.js';
+import { OPENSSL_CHECK, OPENSSL_PREPARE, sh } from '../helpers/openssl-recipe.js';
 import { rsaPublicKey, signRs256, type RsaPrivateKey } from '../../crypto/rsa/index.js';
 import { parseCertificate } from '../../crypto/x509/index.js';
 import { toB64u, utf8 } from '../../crypto/bytes.js';
@@ -168,30 +168,12 @@ test('fuzz: the canonical bytes of any JSON payload verify; the same value prett
   );
 });
 
-/** The recipe of docs/file-formats.md ("Checking a contract with OpenSSL"), verbatim. */
-export const OPENSSL_PREPARE = String.raw`C=contract.json
-b64u() { tr '_-' '/+' | awk '{ while (length($0) % 4) $0 = $0 "="; print }' | openssl base64 -d -A; }
-jq -j '.signatures[0].protected + "." + .payload' $C > buyer.input
-jq -j '.signatures[1].protected + "." + .payload' $C > merchant.input
-jq -j '.signatures[0].signature' $C | b64u > buyer.sig
-jq -j '.signatures[1].signature' $C | b64u > merchant.sig
-jq -j '.signatures[1].protected' $C | b64u | jq -r '.x5c[0]' | fold -w 64 | sed '1i -----BEGIN CERTIFICATE-----' | sed '$a -----END CERTIFICATE-----' > merchant.pem
-hex() { jq -j '.signatures[0].protected' $C | b64u | jq -j ".jwk.$1" | b64u | od -An -v -tx1 | tr -d ' \n'; }
-printf 'asn1=SEQUENCE:k\n[k]\na=SEQUENCE:alg\nkey=BITWRAP,SEQUENCE:rsa\n[alg]\no=OID:rsaEncryption\np=NULL\n[rsa]\nn=INTEGER:0x%s\ne=INTEGER:0x%s\n' $(hex n) $(hex e) > session.cnf
-openssl asn1parse -genconf session.cnf -noout -out session.der && openssl pkey -pubin -inform DER -in session.der -out session.pem`;
-export const OPENSSL_CHECK = String.raw`openssl dgst -sha256 -verify session.pem -signature buyer.sig buyer.input
-openssl verify -CAfile ca.pem merchant.pem
-openssl pkeyutl -verify -certin -inkey merchant.pem -rawin -in merchant.input -sigfile merchant.sig`;
-
-function sh(dir: string, script: string): { status: number | null; out: string } {
-  const r = spawnSync('bash', ['-e', '-c', script], { cwd: dir, encoding: 'utf8' });
-  return { status: r.status, out: r.stdout + r.stderr };
-}
-
 test('the OpenSSL command line verifies both signatures and the certificate; a tampered signing input is refused', () => {
   const dir = tmp.path;
   writeFileSync(join(dir, 'contract.json'), JSON.stringify(fx.jws, null, 2));
   writeFileSync(join(dir, 'ca.pem'), fx.pki.ca.certificate.pem);
+  const doc = readFileSync(join(REPO_ROOT, 'docs', 'file-formats.md'), 'utf8');
+  assert.ok(doc.includes(OPENSSL_PREPARE) && doc.includes(OPENSSL_CHECK), 'the recipe tested here is the one documented');
   const prep = sh(dir, OPENSSL_PREPARE);
   assert.is(prep.status, 0, prep.out);
   const lines = OPENSSL_CHECK.split('\n');
