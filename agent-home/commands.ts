@@ -16,6 +16,8 @@ import { clientNatsOptions, natsOptionsFrom, withNatsOptions, type NatsFlags } f
 import { HomeState } from './state.js';
 import { listDisputes, listSessions, renderSession, showSession } from './arbiter.js';
 import { auditReport, renderAudit } from './audit.js';
+import { buildEvidence } from './evidence.js';
+import { writeFileSync } from 'node:fs';
 import { AgentHome } from './service.js';
 import { connectHome } from './connections.js';
 import { loadOrCreateSecrets } from './secrets.js';
@@ -149,6 +151,24 @@ async function runAudit(flags: HomeFlags & { verify?: boolean }): Promise<void> 
   if (report.verified && !report.verified.ok) process.exitCode = EXIT.VERIFICATION_FAILED;
 }
 
+/** The sealed public record of one session (protocol/evidence.ts); the seal needs the Agent Home's key. */
+async function runEvidence(sn: string, flags: HomeFlags & { out: string }): Promise<void> {
+  const paths = identityPaths(flags);
+  const trust = caTrust(parseCertificate(readText(paths.ca, 'CA certificate')));
+  const self = selfFrom(readText(paths.cert, 'Agent Home certificate'), readIdentityKey(paths.key, 'Agent Home key', passphraseFrom(flags)));
+  trust.verify(self.certPem, ['agent-home']);
+  const ev = await withState(flags, (st) => buildEvidence(st, sn, self));
+  try {
+    writeFileSync(flags.out, JSON.stringify(ev, null, 2) + '\n', { flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw parleyError('ERR_FILE_EXISTS', `${flags.out} exists; refusing to overwrite it`);
+    throw parleyError('ERR_CONFIG', `cannot write ${flags.out}`, e);
+  }
+  const count = (t: string) => ev.items.filter((i) => i.type === t).length;
+  const d = { file: flags.out, sn, records: ev.items.length, auditRecords: count('audit-record'), exchanges: count('exchange'), auditHead: ev.auditChain.head };
+  emit(flags, d, (x) => `evidence of session ${x.sn} written to ${x.file}: ${x.records} records (${x.exchanges} exchanges, ${x.auditRecords} audit records, chain up to #${x.auditHead}), sealed by ${self.id}`);
+}
+
 export function homeCommand(): Command {
   const home = commandGroup('home', 'the Agent Home: hosts negotiations, escrows key halves, arbitrates');
   withPassphraseOption(
@@ -186,6 +206,19 @@ export function homeCommand(): Command {
       .option('--ca <file>', 'CA certificate (default <home>/agent-home/ca.pem)')
       .option('--cert <file>', 'Agent Home certificate (default <home>/agent-home/home.pem)'),
   ).action(action(runAudit));
+  withPassphraseOption(
+    arbiter(
+      home
+        .command('evidence')
+        .description("arbiter: one sealed JSON file with a session's public record (no secrets); `parley verify FILE --ca ca.pem` checks it offline")
+        .argument('<sn>', 'session number')
+        .requiredOption('--out <file>', 'where to write the evidence (refuses to overwrite)')
+        .option('--ca <file>', 'CA certificate (default <home>/agent-home/ca.pem)')
+        .option('--cert <file>', 'Agent Home certificate (default <home>/agent-home/home.pem)')
+        .option('--key <file>', 'Agent Home private key, signs the seal (default <home>/agent-home/home.key)'),
+    ),
+    'decrypts the Agent Home key that seals the evidence',
+  ).action(action(runEvidence));
   registerInitCommand(home);
   return home;
 }

@@ -23,7 +23,7 @@ import { canonicalJson } from '../crypto/canonical.js';
 import { fromB64u, toB64u } from '../crypto/bytes.js';
 import { isParleyError } from '../crypto/errors.js';
 import { completeMessage } from '../crypto/rsa/index.js';
-import { buyerProtected, checkMerchantSignature, merchantCertificate, type JwsSignature } from '../crypto/jws.js';
+import { checkBuyerHeader, checkMerchantSignature, isParleyBuyerHeader, merchantCertificate, type JwsSignature } from '../crypto/jws.js';
 import { parleyError } from '../protocol/errors.js';
 import type { OpenedRequest } from '../protocol/signed-request.js';
 import { assertContractPayload, buyerSigningInput, checkPartialSignature, contractId as contractIdOf } from '../protocol/contract.js';
@@ -74,7 +74,8 @@ export async function handleResolve(ctx: HomeContext, req: OpenedRequest<Resolve
   if (p.buyer.id !== session.buyer || d.buyer !== session.buyer || d.n !== session.n || d.e !== session.e || d.requestHash !== session.requestHash) {
     throw parleyError('ERR_CONTRACT_INVALID', 'the contract names another buyer, session key or request');
   }
-  if (body.protected !== buyerProtected()) throw parleyError('ERR_CONTRACT_INVALID', "unexpected buyer's protected header");
+  checkBuyerHeader(body.protected, facts.session);
+  if (!isParleyBuyerHeader(body.protected, facts.session)) throw parleyError('ERR_CONTRACT_INVALID', "unexpected buyer's protected header");
 
   const jws = { payload: body.payload, signatures: [{ protected: body.protected, signature: body.sg1 }, body.merchantSignature] };
   if (merchantCertificate(jws).fingerprint !== facts.merchant.fingerprint || !checkMerchantSignature(jws, facts.merchant)) {
@@ -120,6 +121,8 @@ export async function handleResolve(ctx: HomeContext, req: OpenedRequest<Resolve
     at: new Date().toISOString(),
     sg: toB64u(sg),
     merchantSignature: body.merchantSignature,
+    // kept for the evidence file (parley home evidence): the request that justified the resolution
+    contract: { payload: body.payload, protected: body.protected, sg1: body.sg1 },
   });
   crashPoint('home:resolve:after-settle');
   await finishExchange(ctx, settled);

@@ -8,6 +8,7 @@ import { canonicalJson } from '../crypto/canonical.js';
 import { compileRules, parseRules, type CompiledRules, type Rules } from '../protocol/rules.js';
 import { parleyError } from '../protocol/errors.js';
 import type { HomeContext } from './context.js';
+import { parseStrictJson } from '../crypto/strict-json.js';
 
 export interface Escrow {
   d2: bigint;
@@ -24,7 +25,7 @@ export async function loadEscrow(ctx: HomeContext, sn: string): Promise<Escrow> 
   const rec = await ctx.state.read<{ blob: string }>(ctx.state.escrow, sn);
   if (!rec) throw parleyError('ERR_SESSION_UNKNOWN', `no escrow for session ${sn}`);
   const key = deriveSessionKey(ctx.secrets.masterKey, sn);
-  const j = JSON.parse(fromUtf8(decryptAtRest(key, fromB64u(rec.blob, 'escrow'), atRestAad('escrow', sn)))) as { d2: string; rules: unknown };
+  const j = parseStrictJson(fromUtf8(decryptAtRest(key, fromB64u(rec.blob, 'escrow'), atRestAad('escrow', sn)))) as { d2: string; rules: unknown };
   return { d2: b64uToBigint(j.d2, 'd2'), rules: parseRules(j.rules) };
 }
 

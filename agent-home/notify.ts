@@ -33,6 +33,7 @@ import type { HomeContext } from './context.js';
 import type { SessionRecord } from './state.js';
 import { storeEscrow } from './escrow.js';
 import { auditSessionOpened } from './invitations.js';
+import { parseStrictJson } from '../crypto/strict-json.js';
 
 const SESSION_KEY_SIZES = new Set([2048, 3072, 4096]);
 
@@ -58,7 +59,7 @@ export async function handleNotify(ctx: HomeContext, req: OpenedRequest<NotifyBo
   // d2 and the rules: only this Agent Home can open them, and only for this request
   let secrets;
   try {
-    secrets = checkSchema(SealedSecretsSchema, JSON.parse(fromUtf8(openSealed(fromB64u(body.sealed, 'sealed'), ctx.secrets.encryption.secretKey, sealContext(reqHash)))), 'sealed secrets');
+    secrets = checkSchema(SealedSecretsSchema, parseStrictJson(fromUtf8(openSealed(fromB64u(body.sealed, 'sealed'), ctx.secrets.encryption.secretKey, sealContext(reqHash)))), 'sealed secrets');
   } catch (err) {
     if (isParleyError(err) && err.code === 'ERR_SCHEMA') throw err;
     throw parleyError('ERR_SEALED_BOX_INVALID', 'the sealed secrets cannot be opened by this Agent Home for this request', err);

@@ -18,6 +18,7 @@ import { decryptKeyFile, encryptKeyFile, isEncryptedKeyFile, type Passphrase } f
 import { encryptionPublicKey, generateEncryptionKey } from '../crypto/seal.js';
 import { writeFileAtomic } from '../agents/storage/atomic-file.js';
 import { parleyError } from '../protocol/errors.js';
+import { parseStrictJson } from '../crypto/strict-json.js';
 
 export interface HomeSecrets {
   masterKey: Uint8Array;
@@ -36,7 +37,7 @@ function encode(s: HomeSecrets): string {
 }
 
 function decode(text: string): HomeSecrets {
-  const j = JSON.parse(text) as { v?: unknown; masterKey: string; x25519: string };
+  const j = parseStrictJson(text) as { v?: unknown; masterKey: string; x25519: string };
   const masterKey = fromB64u(j.masterKey, 'masterKey');
   const secretKey = fromB64u(j.x25519, 'x25519');
   if (masterKey.length !== 32 || secretKey.length !== 32) throw new Error('keys must be 32 bytes');

@@ -30,6 +30,7 @@ import { KvUpdater, watchEntries } from '../agents/storage/kv.js';
 import { KvClient } from '../agents/storage/kv-client.js';
 import { retry } from '../agents/transport/retry.js';
 import { readAuditLog, type AuditEntry } from './audit.js';
+import { parseStrictJson, parseStrictJsonBytes } from '../crypto/strict-json.js';
 
 export interface SessionRecord {
   sn: string;
@@ -95,6 +96,8 @@ export interface ExchangeRecord {
   /** resolved: the completed buyer signature and the merchant's, as sent to the buyer */
   sg?: string;
   merchantSignature?: JwsSignature;
+  /** resolved: what the merchant sent to justify it (the contract's payload, the buyer's header, SG1) */
+  contract?: { payload: string; protected: string; sg1: string };
   /** aborted: the signed token */
   token?: AbortToken;
   /** resolved: SG_S is in the buyer's mailbox */
@@ -311,7 +314,7 @@ export class HomeState {
     this.stopDirectoryWatch = await watchEntries(
       this.directory,
       (e) => {
-        if (e.operation === 'PUT') view.set(e.key, JSON.parse(dec.decode(e.value)) as DirectoryEntry);
+        if (e.operation === 'PUT') view.set(e.key, parseStrictJson(dec.decode(e.value)) as DirectoryEntry);
         else view.delete(e.key);
       },
       { initTimeoutMs: 10_000 },
@@ -358,7 +361,7 @@ export class HomeState {
       } catch {
         break; // no further message (or JetStream stayed unavailable: the buyer asks again later)
       }
-      out.push({ ...(JSON.parse(new TextDecoder().decode(m.data)) as Omit<MailMessage, 'seq'>), seq: m.seq });
+      out.push({ ...(parseStrictJsonBytes(m.data) as Omit<MailMessage, 'seq'>), seq: m.seq });
       seq = m.seq;
     }
     return out;

@@ -13,12 +13,13 @@
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { bigintToB64u, toB64u } from '../crypto/bytes.js';
-import { createEscrowProof, generateSessionKey, partialSignMessage, signRs256, splitKey, type RsaKeySize } from '../crypto/rsa/index.js';
+import { createEscrowProof, generateSessionKey, partialSignMessage, rsaPublicKey, signRs256, splitKey, type RsaKeySize } from '../crypto/rsa/index.js';
 import { sealJson } from '../crypto/seal.js';
 import { canonicalJson, type JsonValue } from '../crypto/canonical.js';
 import {
   assembleContractJws,
   buyerProtected,
+  legacyBuyerProtected,
   buyerSignature,
   checkMerchantSignature,
   merchantCertificate,
@@ -362,7 +363,7 @@ export class BuyerClient {
       exchangeDeadline: exchangeDeadline.toISOString(),
     };
     const payloadB64 = encodeContractPayload(payload);
-    const prot = buyerProtected();
+    const prot = buyerProtected(rsaPublicKey(sk.key));
     const sg1 = partialSignMessage(sk.key, sk.split, buyerSigningInput(payloadB64, prot));
     return {
       contractId: contractIdOf(payloadB64),
@@ -380,7 +381,7 @@ export class BuyerClient {
 
   /** SG_S must be the contract merchant's EdDSA signature over exactly this payload. */
   private checkMerchantSignature(payload: string, sig: JwsSignature, merchant: string): void {
-    const jws: GeneralJws = { payload, signatures: [{ protected: buyerProtected(), signature: 'AA' }, sig] };
+    const jws: GeneralJws = { payload, signatures: [{ protected: legacyBuyerProtected(), signature: 'AA' }, sig] };
     const leaf = merchantCertificate(jws);
     const cert = verifyCertificate(leaf, this.o.ca, { role: 'merchant', id: merchant });
     if (!checkMerchantSignature(jws, cert)) throw parleyError('ERR_JWS_SIGNATURE_INVALID', `${merchant}'s countersignature does not verify`);

@@ -21,6 +21,7 @@ import { ed25519PrivateKeyPem, generateIdentityKey } from '../crypto/ed25519.js'
 import type { PartyRole } from '../crypto/x509/profile.js';
 import { AgentHome } from '../agent-home/service.js';
 import { generateHomeSecrets } from '../agent-home/secrets.js';
+import { buildEvidence } from '../agent-home/evidence.js';
 import { StoreDaemon } from '../store/daemon.js';
 import { parseStoreConfig } from '../store/config.js';
 import { BuyerClient, newSessionKey } from '../buyer-cli/client.js';
@@ -38,6 +39,8 @@ export interface DemoResult {
   out: string;
   sn: string;
   contracts: Verification[];
+  /** the arbiter's evidence file of the session (parley home evidence) */
+  evidence: Verification;
   seconds: number;
 }
 
@@ -150,7 +153,11 @@ export async function runDemo(outDir: string, say: (line: string) => void): Prom
       contracts.push(v);
       say(`\nparley verify ${t.to} --ca ${caFile}\n${renderVerification(v)}`);
     }
-    return { out, sn: session.sn, contracts, seconds: (Date.now() - started) / 1000 };
+    const evidenceFile = join(out, `evidence-${session.sn}.json`);
+    writeFileSync(evidenceFile, JSON.stringify(await buildEvidence(home.state, session.sn, homeSelf), null, 2) + '\n');
+    const evidence = verifyContractFile(evidenceFile, caFile);
+    say(`\nparley home evidence ${session.sn} --out ${evidenceFile}; parley verify ${evidenceFile} --ca ${caFile}: ${evidence.valid ? 'valid' : 'NOT valid'} (${evidence.checks.length} checks)`);
+    return { out, sn: session.sn, contracts, evidence, seconds: (Date.now() - started) / 1000 };
   } finally {
     for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
     await Promise.allSettled(conns.map((c) => c.close()));
@@ -166,8 +173,8 @@ export function demoCommand(): Command {
     .action(
       action(async (flags: OutputOptions & { out: string }) => {
         const r = await runDemo(flags.out, (line) => (flags.json ? process.stderr : process.stdout).write(line + '\n'));
-        const ok = r.contracts.every((c) => c.valid);
-        emit(flags, { ...r, valid: ok }, (d) => `\ndemo ${d.valid ? 'finished' : 'FAILED'} in ${d.seconds.toFixed(1)} s; contracts and ca.pem in ${d.out}`);
+        const ok = r.contracts.every((c) => c.valid) && r.evidence.valid;
+        emit(flags, { ...r, valid: ok }, (d) => `\ndemo ${d.valid ? 'finished' : 'FAILED'} in ${d.seconds.toFixed(1)} s; contracts, evidence and ca.pem in ${d.out}`);
         if (!ok) process.exitCode = 1;
       }),
     );

@@ -7,6 +7,7 @@ import { homeCommand } from '../agent-home/commands.js';
 import { storeCommand } from '../store/commands.js';
 import { buyerCommand } from '../buyer-cli/commands.js';
 import { verifyCommand } from './verify.js';
+import { contractCommand } from './contract.js';
 import { demoCommand } from './demo.js';
 import { commandGroup } from './kit/output.js';
 
@@ -17,6 +18,7 @@ program.addCommand(homeCommand());
 program.addCommand(storeCommand());
 program.addCommand(buyerCommand());
 program.addCommand(verifyCommand());
+program.addCommand(contractCommand());
 program.addCommand(demoCommand());
 
 await program.parseAsync(process.argv);

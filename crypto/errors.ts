@@ -11,6 +11,7 @@ export const CRYPTO_ERROR_CODES = {
   // generic input shape
   ERR_INVALID_INPUT: 'input is malformed',
   ERR_ENCODING: 'value cannot be encoded or decoded',
+  ERR_JSON_DUPLICATE_KEY: 'JSON object repeats a key',
   // RSA session keys and split signatures
   ERR_KEY_SIZE: 'RSA key size is not supported',
   ERR_KEY_INVALID: 'RSA key is inconsistent or malformed',
@@ -45,6 +46,9 @@ export const CRYPTO_ERROR_CODES = {
   // contracts (JWS)
   ERR_JWS_MALFORMED: 'contract JWS is malformed',
   ERR_JWS_SIGNATURE_INVALID: 'a contract signature does not verify',
+  ERR_JWS_PAYLOAD_NOT_CANONICAL: 'contract payload bytes are not the canonical JSON (RFC 8785) of what they parse to',
+  ERR_JWS_KEY_MISMATCH: 'a key named in a protected header (jwk, kid, x5t#S256) is not the key that must sign',
+  ERR_JWS_CRIT_UNSUPPORTED: 'a protected header lists a critical extension (crit) this verifier does not know',
 } as const;
 
 export type CryptoErrorCode = keyof typeof CRYPTO_ERROR_CODES;

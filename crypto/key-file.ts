@@ -29,6 +29,7 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { canonicalBytes } from './canonical.js';
 import { concatBytes, fromB64u, fromUtf8, toB64u, utf8 } from './bytes.js';
 import { cryptoError } from './errors.js';
+import { parseStrictJson } from './strict-json.js';
 
 export const KEY_FILE_VERSION = 1;
 /** The armour label of an encrypted key file. */
@@ -144,7 +145,7 @@ function parseEnvelope(text: string): Envelope {
   if (raw.toString('base64') !== body) malformed('body is not canonical base64');
   let j: unknown;
   try {
-    j = JSON.parse(fromUtf8(new Uint8Array(raw)));
+    j = parseStrictJson(fromUtf8(new Uint8Array(raw)));
   } catch {
     malformed('body is not JSON');
   }

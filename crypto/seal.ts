@@ -30,6 +30,7 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { canonicalBytes, type JsonValue } from './canonical.js';
 import { concatBytes, equalBytes, fromB64u, fromHex, fromUtf8, toB64u, utf8 } from './bytes.js';
 import { cryptoError } from './errors.js';
+import { parseStrictJson } from './strict-json.js';
 
 export const SEALED_BOX_VERSION = 0x01;
 export const X25519_KEY_LENGTH = 32;
@@ -208,7 +209,7 @@ export function openJson(box: string, recipientSecretKey: Uint8Array, context: U
   }
   const plaintext = open(bytes, recipientSecretKey, context);
   try {
-    return JSON.parse(fromUtf8(plaintext)) as JsonValue;
+    return parseStrictJson(fromUtf8(plaintext)) as JsonValue;
   } catch (e) {
     throw cryptoError('ERR_SEALED_BOX_INVALID', 'sealed box does not hold JSON', e);
   }

@@ -19,13 +19,14 @@ import { openSignedObject, signObject, type SignedObject } from '../crypto/signe
 import { ParleyError } from '../crypto/errors.js';
 import { partialVerifyMessage } from '../crypto/rsa/index.js';
 import {
-  buyerProtected,
+  checkBuyerHeader,
   checkBuyerSignature,
   checkMerchantSignature,
   decodeJwsPayload,
   encodeJwsPayload,
   jwsSigningInput,
   merchantCertificate,
+  decodeProtectedHeader,
   parseContractJws,
   type GeneralJws,
 } from '../crypto/jws.js';
@@ -90,7 +91,7 @@ export function encodeContractPayload(p: ContractPayload): string {
 }
 
 /** What the buyer's RS256 signature (and the split SG1) covers. */
-export function buyerSigningInput(payloadB64: string, protectedB64 = buyerProtected()): Uint8Array {
+export function buyerSigningInput(payloadB64: string, protectedB64: string): Uint8Array {
   return jwsSigningInput(protectedB64, payloadB64);
 }
 
@@ -214,25 +215,31 @@ export function checkContract(value: unknown, ca: CertificateInput): ContractChe
   let payloadValue: unknown;
   if (!attempt(checks, 'payload encoding', () => {
     payloadValue = decodeJwsPayload(jws.payload);
-    return 'payload is base64url JSON';
+    return 'payload is base64url of canonical JSON (RFC 8785), no repeated keys';
   })) return { checks, valid: false };
   const pc = checkContractPayload(payloadValue, ca);
   checks.push(...pc.checks);
   const facts = pc.facts;
   attempt(checks, 'buyer signature', () => {
     if (!facts) throw parleyError('ERR_CONTRACT_INVALID', 'cannot check without a valid delegation');
+    const h = checkBuyerHeader(jws.signatures[0]!.protected, facts.session);
     if (!checkBuyerSignature(jws, facts.session)) throw parleyError('ERR_JWS_SIGNATURE_INVALID', 'RS256 signature does not verify under the delegated session key');
-    return `RS256 under the session key of ${facts.buyer.id}`;
+    return `RS256 under the session key of ${facts.buyer.id}${h.jwk ? ' (header jwk is that key)' : ' (earlier header format, key from the delegation)'}`;
   });
   attempt(checks, 'merchant signature', () => {
     if (!facts) throw parleyError('ERR_CONTRACT_INVALID', 'cannot check without valid certificates');
     const leaf = merchantCertificate(jws);
     if (leaf.fingerprint !== facts.merchant.fingerprint) throw parleyError('ERR_JWS_SIGNATURE_INVALID', 'x5c certificate is not the merchant of the contract');
     if (!checkMerchantSignature(jws, facts.merchant)) throw parleyError('ERR_JWS_SIGNATURE_INVALID', 'EdDSA signature does not verify');
-    return `EdDSA by ${facts.merchant.id} (certificate in x5c)`;
+    return `EdDSA by ${facts.merchant.id} (certificate in x5c${merchantKeyNamed(jws) ? ', named by kid and x5t#S256' : ''})`;
   });
   const valid = checks.every((c) => c.ok);
   return { checks, facts: valid ? facts : undefined, valid };
+}
+
+function merchantKeyNamed(jws: GeneralJws): boolean {
+  const h = decodeProtectedHeader(jws.signatures[1]!.protected);
+  return h.kid !== undefined && h['x5t#S256'] !== undefined;
 }
 
 /** Checks a partial signature SG1 over the contract with the voucher's e1. */
@@ -250,6 +257,8 @@ export function assertContractPayload(payloadB64: string, ca: CertificateInput):
   try {
     value = decodeJwsPayload(payloadB64);
   } catch (e) {
+    // a repeated key or non-canonical bytes keep their own code
+    if (e instanceof ParleyError && (e.code === 'ERR_JSON_DUPLICATE_KEY' || e.code === 'ERR_JWS_PAYLOAD_NOT_CANONICAL')) throw e;
     throw parleyError('ERR_CONTRACT_INVALID', 'contract payload is not base64url JSON', e);
   }
   const r = checkContractPayload(value, ca);

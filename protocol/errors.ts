@@ -54,6 +54,7 @@ export const PROTOCOL_ERROR_CODES = {
   ERR_EXCHANGE_DEADLINE: 'exchange deadline has passed',
   ERR_EXCHANGE_STATE: 'exchange is not in a state that allows this',
   ERR_ESCROW_INVALID: 'escrowed key half does not complete the signature',
+  ERR_EVIDENCE_INVALID: 'evidence file does not verify',
 } as const;
 
 export const ERROR_CODES = { ...CRYPTO_ERROR_CODES, ...PROTOCOL_ERROR_CODES } as const;

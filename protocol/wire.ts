@@ -1,20 +1,21 @@
 /**
  * The boundary every incoming message crosses before any code acts on it: a size limit,
- * strict UTF-8 JSON with bounded nesting, then a schema (zod, strict objects: unknown
- * fields are refused). Replies are `{ok: true, body}` or `{ok: false, error: {code, message}}`.
+ * strict UTF-8 JSON without duplicate keys (crypto/strict-json.ts) with bounded nesting, then
+ * a schema (zod, strict objects: unknown fields are refused). Replies are `{ok: true, body}`
+ * or `{ok: false, error: {code, message}}`.
  *
  * zod was chosen because it is the most widely used TypeScript schema library, infers the
  * static type from the schema (one source of truth), and its strict objects reject extra
  * fields, which matters for signed messages.
  */
 import { z } from 'zod';
-import { errorFromWire, errorToWire, parleyError, type WireError } from './errors.js';
+import { parseStrictJsonBytes } from '../crypto/strict-json.js';
+import { errorFromWire, errorToWire, isParleyError, parleyError, type WireError } from './errors.js';
 
 /** Default largest message accepted (nats-server's default max_payload is 1 MiB). */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 export const MAX_NESTING = 32;
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 
 function depthOk(value: unknown, depth = 0): boolean {
@@ -29,13 +30,14 @@ function depthOk(value: unknown, depth = 0): boolean {
   return true;
 }
 
-/** Bytes → JSON value, with the size, encoding and nesting checks. */
+/** Bytes → JSON value, with the size, encoding, duplicate-key and nesting checks. */
 export function parseJson(data: Uint8Array, maxBytes = MAX_MESSAGE_BYTES): unknown {
   if (data.length > maxBytes) throw parleyError('ERR_MESSAGE_TOO_LARGE', `message of ${data.length} bytes exceeds the ${maxBytes}-byte limit`);
   let value: unknown;
   try {
-    value = JSON.parse(decoder.decode(data));
-  } catch {
+    value = parseStrictJsonBytes(data);
+  } catch (e) {
+    if (isParleyError(e, 'ERR_JSON_DUPLICATE_KEY')) throw e;
     throw parleyError('ERR_MALFORMED_MESSAGE', 'message is not UTF-8 JSON');
   }
   if (!depthOk(value)) throw parleyError('ERR_MALFORMED_MESSAGE', `message nests deeper than ${MAX_NESTING}`);

@@ -19,7 +19,7 @@ import type { Msg, Subscription } from 'nats';
 import type { z } from 'zod';
 import { canonicalJson } from '../crypto/canonical.js';
 import { equalBytes, fromB64u } from '../crypto/bytes.js';
-import { assembleContractJws, buyerProtected, buyerSignature, checkBuyerSignature, merchantProtected, signMerchant } from '../crypto/jws.js';
+import { assembleContractJws, buyerSignature, checkBuyerHeader, checkBuyerSignature, isParleyBuyerHeader, merchantProtected, signMerchant } from '../crypto/jws.js';
 import { parseCertificate } from '../crypto/x509/index.js';
 import { isParleyError, parleyError } from '../protocol/errors.js';
 import { MAX_CLOCK_SKEW_MS, openRequest, type OpenedRequest } from '../protocol/signed-request.js';
@@ -193,7 +193,8 @@ export class ContractDesk {
     if (p.buyer.id !== signer.id || !equalBytes(facts.buyer.publicKey, signer.publicKey)) {
       throw parleyError('ERR_FORBIDDEN', `the contract names buyer ${p.buyer.id}; the request is signed by ${signer.id}`);
     }
-    if (body.protected !== buyerProtected()) throw parleyError('ERR_CONTRACT_INVALID', "unexpected buyer's protected header (RS256, parley-contract+jws expected)");
+    checkBuyerHeader(body.protected, facts.session);
+    if (!isParleyBuyerHeader(body.protected, facts.session)) throw parleyError('ERR_CONTRACT_INVALID', "unexpected buyer's protected header (RS256 with the session key as jwk, parley-contract+jws expected)");
 
     const offer = ctx.offers.offer(p.sn);
     if (!offer) throw parleyError('ERR_TERMS_MISMATCH', `this store made no offer in session ${p.sn}`);

@@ -15,6 +15,7 @@ import type { Envelope } from '../agents/runtime/envelope.js';
 import type { Bid, PurchaseRequest } from '../protocol/commerce.js';
 import type { WireError } from '../protocol/errors.js';
 import type { SalesOffer } from '../protocol/sales.js';
+import { parseStrictJson } from '../crypto/strict-json.js';
 
 /** The sales offer a store made in one session; never changes once written. */
 export interface OfferRecord {
@@ -119,7 +120,7 @@ export class OfferBook {
     const path = join(dir, name);
     let value: unknown;
     try {
-      value = JSON.parse(readFileSync(path, 'utf8'));
+      value = parseStrictJson(readFileSync(path, 'utf8'));
     } catch {
       // a delivery record was not fsynced and may be damaged after a power loss: the
       // Sales Agent is sent again, and the Agent Home answers that it has it

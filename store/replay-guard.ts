@@ -19,6 +19,7 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal } from '../agents/storage/journal.js';
+import { parseStrictJson } from '../crypto/strict-json.js';
 
 export interface SeenRecord {
   type: string;
@@ -143,7 +144,7 @@ export class ReplayGuard {
     if (!files.length) return;
     for (const name of files) {
       try {
-        const rec = this.fresh(JSON.parse(readFileSync(join(dir, name), 'utf8')) as SeenRecord);
+        const rec = this.fresh(parseStrictJson(readFileSync(join(dir, name), 'utf8')) as SeenRecord);
         // a claim without a reply: its request never finished, and may come again
         if (rec?.reply) this.kept.set(name.slice(0, -'.json'.length), rec);
       } catch {

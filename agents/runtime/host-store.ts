@@ -21,6 +21,7 @@ import { Journal } from '../storage/journal.js';
 import type { Envelope } from './envelope.js';
 import { watchEntries } from '../storage/kv.js';
 import { KvClient } from '../storage/kv-client.js';
+import { parseStrictJson } from '../../crypto/strict-json.js';
 
 export type WorkPhase = 'accepted' | 'handled' | 'done';
 
@@ -130,12 +131,12 @@ export class JetStreamHostStore implements HostStore {
 
   async envelope(key: string): Promise<Envelope | undefined> {
     const e = await this.client.get(`in.${key}`);
-    return e && e.operation === 'PUT' ? (JSON.parse(dec.decode(e.value)) as Envelope) : undefined;
+    return e && e.operation === 'PUT' ? (parseStrictJson(dec.decode(e.value)) as Envelope) : undefined;
   }
 
   async state(key: string): Promise<StoredState | undefined> {
     const e = await this.client.get(`st.${key}`);
-    if (e?.operation === 'PUT') return { state: JSON.parse(dec.decode(e.value)) as WorkState, revision: e.revision };
+    if (e?.operation === 'PUT') return { state: parseStrictJson(dec.decode(e.value)) as WorkState, revision: e.revision };
     // done, or expired (the bucket's records live a week): nothing pending, whatever the view last saw
     if (e) {
       this.view.delete(key);
@@ -261,7 +262,7 @@ export class FileHostStore implements HostStore {
 
   async envelope(key: string): Promise<Envelope | undefined> {
     const raw = this.hosted.get(key)?.raw;
-    return raw === undefined ? undefined : (JSON.parse(raw) as Envelope);
+    return raw === undefined ? undefined : (parseStrictJson(raw) as Envelope);
   }
 
   async state(key: string): Promise<StoredState | undefined> {

@@ -17,6 +17,7 @@ import { agentId, VisitEntrySchema, VISIT_TYPE, type Envelope, type Visit } from
 import type { Trust } from './trust.js';
 import { KvUpdater, watchEntries } from '../storage/kv.js';
 import { KvClient } from '../storage/kv-client.js';
+import { parseStrictJson } from '../../crypto/strict-json.js';
 
 export interface TrackedAgent {
   id: string;
@@ -84,7 +85,7 @@ export class AgentTracker {
     this.stopWatch = await watchEntries(this.kv, (e) => {
       let a: TrackedAgent | undefined;
       try {
-        a = e.operation === 'PUT' ? (JSON.parse(dec.decode(e.value)) as TrackedAgent) : undefined;
+        a = e.operation === 'PUT' ? (parseStrictJson(dec.decode(e.value)) as TrackedAgent) : undefined;
       } catch {
         // not a record of ours: nothing to track
       }

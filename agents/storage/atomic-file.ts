@@ -12,6 +12,7 @@ import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, mkdirSync, open
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, basename } from 'node:path';
+import { parseStrictJson } from '../../crypto/strict-json.js';
 
 function writeTemp(path: string, data: Uint8Array | string, mode: number): string {
   const dir = dirname(path);
@@ -74,7 +75,7 @@ export function createFileAtomic(path: string, data: Uint8Array | string, mode =
 
 export function readJsonFile<T = unknown>(path: string): T | undefined {
   if (!existsSync(path)) return undefined;
-  return JSON.parse(readFileSync(path, 'utf8')) as T;
+  return parseStrictJson(readFileSync(path, 'utf8')) as T;
 }
 
 export function writeJsonAtomic(path: string, value: unknown, mode = 0o644): void {

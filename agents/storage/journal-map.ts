@@ -13,6 +13,7 @@
  * One process per file (as for the journal).
  */
 import { Journal, type LineSpan } from './journal.js';
+import { parseStrictJson } from '../../crypto/strict-json.js';
 
 interface Line<V> {
   k: string;
@@ -49,7 +50,7 @@ export class JournalMap<V> {
 
   get(key: string): V | undefined {
     const at = this.index.get(key);
-    return at && (JSON.parse(this.journal.read(at).toString('utf8')) as Line<V>).v;
+    return at && (parseStrictJson(this.journal.read(at).toString('utf8')) as Line<V>).v;
   }
 
   /**

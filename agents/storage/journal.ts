@@ -16,6 +16,7 @@
 import { closeSync, constants, fdatasync, fsync, fsyncSync, ftruncate, ftruncateSync, openSync, readFileSync, readSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fsCall, fsyncDir, writeAllAt } from './atomic-file.js';
+import { parseStrictJson } from '../../crypto/strict-json.js';
 
 const NL = 0x0a;
 
@@ -93,7 +94,7 @@ export class Journal {
       if (end < 0) break;
       let record: unknown;
       try {
-        record = JSON.parse(data.toString('utf8', start, end));
+        record = parseStrictJson(data.toString('utf8', start, end));
       } catch {
         break;
       }

@@ -8,6 +8,7 @@
  */
 import { headers, type MsgHdrs, type NatsConnection } from 'nats';
 import { JetStreamError, JetStreamReplies } from './js-replies.js';
+import { parseStrictJson } from '../../crypto/strict-json.js';
 
 /**
  * JetStream's error code for a failed expected-last-sequence check (`Nats-Expected-Last-
@@ -89,7 +90,7 @@ export class KvClient {
   async getJson<T>(key: string): Promise<{ value: T; revision: number } | undefined> {
     const e = await this.get(key);
     if (!e || e.operation !== 'PUT') return undefined;
-    return { value: JSON.parse(dec.decode(e.value)) as T, revision: e.revision };
+    return { value: parseStrictJson(dec.decode(e.value)) as T, revision: e.revision };
   }
 
   /** Creates `key` with `value` (JSON) only if it was never written; false when it was. */

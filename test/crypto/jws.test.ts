@@ -34,7 +34,7 @@ async function fixture() {
   const pki = await testPki();
   const merchant = await pki.party('shop-1', 'merchant');
   const payloadB64 = encodeJwsPayload({ sn: '0'.repeat(32), terms: { price: 999, item: 'laptop' } });
-  const bp = buyerProtected();
+  const bp = buyerProtected(rsaPublicKey(key));
   const input = jwsSigningInput(bp, payloadB64);
   // split signing: the buyer's SG1, then the Agent Home's completion with d2
   const sg1 = partialSignMessage(key, split, input);
@@ -76,7 +76,8 @@ test('tampered payload, signatures or certificate chain are rejected with their 
   const otherCa = await createCa({ id: 'other-ca' });
   throwsCode(() => verifyContractJws(jws, { ...opts, ca: otherCa.certificate }), 'ERR_CERT_CHAIN', 'certificate from another CA');
   const key3072 = await sharedSessionKey(3072);
-  throwsCode(() => verifyContractJws(jws, { ...opts, session: rsaPublicKey(key3072) }), 'ERR_JWS_SIGNATURE_INVALID', 'other session key');
+  // the header's jwk names the key that signed, so another session key is a key mismatch
+  throwsCode(() => verifyContractJws(jws, { ...opts, session: rsaPublicKey(key3072) }), 'ERR_JWS_KEY_MISMATCH', 'other session key');
   // a buyer certificate in x5c cannot sign as merchant
   const buyer = await pki.party('alice', 'buyer');
   const mp = merchantProtected([parseCertificate(buyer.certPem).der]);

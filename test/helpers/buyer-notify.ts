@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import type { z } from 'zod';
 import { bigintToB64u, toB64u } from '../../crypto/bytes.js';
-import { createEscrowProof, partialSignMessage, signRs256, splitKey, type RsaPrivateKey, type SplitKey } from '../../crypto/rsa/index.js';
+import { createEscrowProof, partialSignMessage, rsaPublicKey, signRs256, splitKey, type RsaPrivateKey, type SplitKey } from '../../crypto/rsa/index.js';
 import { sealJson } from '../../crypto/seal.js';
 import type { JsonValue } from '../../crypto/canonical.js';
 import { buyerProtected } from '../../crypto/jws.js';
@@ -161,7 +161,7 @@ export function buildContract(s: BuyerSession, agreement: Agreement, times: Cont
     exchangeDeadline: times.exchangeDeadline.toISOString(),
   };
   const payloadB64 = encodeContractPayload(payload);
-  const prot = buyerProtected();
+  const prot = buyerProtected(rsaPublicKey(s.key));
   const input = buyerSigningInput(payloadB64, prot);
   return {
     payload,
