@@ -24,6 +24,7 @@ import { toHex } from '../crypto/bytes.js';
 import { sha256 } from '../crypto/hash.js';
 import { openSignedObject, signObject, type SignedObject } from '../crypto/signed.js';
 import { isParleyError } from '../crypto/errors.js';
+import { parseStrictJson } from '../crypto/strict-json.js';
 import { checkPartyId } from '../protocol/subjects.js';
 import { isTransient, retry } from '../agents/transport/retry.js';
 import { WRONG_LAST_SEQUENCE } from '../agents/storage/kv-client.js';
@@ -263,12 +264,12 @@ const AuditRecordSchema = z.strictObject({
 });
 
 /** Why `raw` is not a well-formed record (undefined when it is one), and its body when it is. */
-function readRecord(raw: Uint8Array): { body: AuditRecord } | { why: string } {
+function readRecord(raw: Uint8Array): { body: AuditRecord; signed: unknown } | { why: string } {
   let o: unknown;
   try {
-    o = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
-  } catch {
-    return { why: 'not JSON' };
+    o = parseStrictJson(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+  } catch (e) {
+    return { why: isParleyError(e) && e.code === 'ERR_JSON_DUPLICATE_KEY' ? 'a key appears twice' : 'not JSON' };
   }
   if (!o || typeof o !== 'object' || Array.isArray(o)) return { why: 'not a signed object' };
   const parsed = AuditRecordSchema.safeParse((o as { body?: unknown }).body);
@@ -276,14 +277,13 @@ function readRecord(raw: Uint8Array): { body: AuditRecord } | { why: string } {
     const issue = parsed.error.issues[0]!;
     return { why: `malformed record: ${issue.path.length ? issue.path.join('.') : 'body'}: ${issue.message}` };
   }
-  return { body: parsed.data as AuditRecord };
+  return { body: parsed.data as AuditRecord, signed: o };
 }
 
 /** Parses a record without checking its signature (for display); undefined when malformed. */
 export function parseAuditRecord(raw: Uint8Array): SignedObject<AuditRecord> | undefined {
   const r = readRecord(raw);
-  if ('why' in r) return undefined;
-  return JSON.parse(new TextDecoder().decode(raw)) as SignedObject<AuditRecord>;
+  return 'why' in r ? undefined : (r.signed as SignedObject<AuditRecord>);
 }
 
 /**
@@ -304,7 +304,7 @@ export function verifyAuditLog(entries: readonly AuditEntry[], publicKey: Uint8A
     if ('why' in shape) return broken(e.seq, shape.why);
     let body: AuditRecord;
     try {
-      body = openSignedObject<AuditRecord>(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(e.raw)), AUDIT_TYPE, publicKey);
+      body = openSignedObject<AuditRecord>(shape.signed, AUDIT_TYPE, publicKey);
     } catch (err) {
       return broken(e.seq, isParleyError(err) && err.code === 'ERR_OBJECT_SIGNATURE_INVALID' ? "signature is not the Agent Home's" : `not a signed audit record (${isParleyError(err) ? err.code : 'unreadable'})`);
     }

@@ -51,6 +51,7 @@ test('each malformed shape is named at its position', () => {
     ['not JSON', put(utf8('{not json')), /not JSON/],
     ['not UTF-8', put(new Uint8Array([0xff, 0xfe])), /not JSON/],
     ['a JSON array', put(utf8('[1,2]')), /not a signed object/],
+    ['a key twice', put(utf8('{"body":{"seq":3},"body":{"seq":3}}')), /a key appears twice/],
     ['JSON null', put(utf8('null')), /not a signed object/],
     ['no body', put(utf8('{"sig":"x"}')), /malformed record: body/],
     ['missing event', put(signedBody({ seq: at, at: 'x', details: {}, prev: prevOf })), /malformed record: event/],

@@ -9,7 +9,6 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { NatsConnection } from 'nats';
 import { worldSuite, negotiated, exampleRules } from '../helpers/world.js';
 import { jsonOf, parleySync } from '../helpers/cli.js';
 import { tempDir } from '../helpers/paths.js';
@@ -29,13 +28,11 @@ import { ed25519PrivateKeyPem } from '../../crypto/ed25519.js';
 const test = suite('evidence files');
 const world = worldSuite(test);
 const tmp = tempDir('parley-evidence-');
-let nc: NatsConnection;
 let evidence: Evidence;
 let d2: bigint;
 let caFile: string;
 
 test.before(async () => {
-  nc = await world.nats.connect('evidence-tester');
   caFile = join(tmp.path, 'ca.pem');
   writeFileSync(caFile, world.pki.ca.certificate.pem);
 });
@@ -57,7 +54,7 @@ test('a session resolved by the Agent Home (and one exchange aborted) exports to
   const x = await client.prepare(session.sn, first!.merchant);
   const m = world.stores.get(first!.merchant)!.self;
   const sig = signMerchant(merchantProtected([parseCertificate(m.certPem).der]), x.payload, m.secretKey);
-  const reply = await call(nc, subjects.home('home', 'resolve'), signRequest(RESOLVE_TYPE, { payload: x.payload, protected: x.protected, sg1: x.sg1, merchantSignature: sig }, 'home', m), ResolveReplySchema);
+  const reply = await call(await world.nats.party(m.id), subjects.home('home', 'resolve'), signRequest(RESOLVE_TYPE, { payload: x.payload, protected: x.protected, sg1: x.sg1, merchantSignature: sig }, 'home', m), ResolveReplySchema);
   assert.is(reply.outcome, 'resolved');
   // exchange 2: the buyer aborts
   const y = await client.prepare(session.sn, second!.merchant);

@@ -38,7 +38,7 @@ const tmp = tempDir('parley-strict-contracts-');
 let nc: NatsConnection;
 
 test.before(async () => {
-  nc = await world.nats.connect('strict-tester');
+  nc = await world.nats.connectAs('strict-tester');
 });
 test.after(() => tmp.remove());
 
@@ -73,7 +73,7 @@ test('the store refuses non-canonical payloads, repeated keys and a swapped head
   const { self, merchant, x, text, sg1 } = await prepared('strict-1');
   const storeDir = world.stores.get(merchant)!.dataDir;
   const stored = listContracts(storeDir).length;
-  const offer = (b: object) => call(nc, subjects.storeContract(merchant, 'offer'), signRequest(CONTRACT_OFFER_TYPE, b, merchant, self), ContractOfferReplySchema);
+  const offer = async (b: object) => call(await world.nats.party(self.id), subjects.storeContract(merchant, 'offer'), signRequest(CONTRACT_OFFER_TYPE, b, merchant, self), ContractOfferReplySchema);
   for (const [why, v] of Object.entries(variants(text))) {
     await rejectsCode(() => offer({ payload: v.payload, protected: x.protected, sg1: sg1(v.payload) }), v.code, `store: ${why}`);
   }
@@ -96,8 +96,8 @@ test('the Agent Home refuses them before resolving, and records nothing', async 
   const { merchant, x, text, sg1 } = await prepared('strict-2');
   const m = world.stores.get(merchant)!.self;
   const mp = merchantProtected([parseCertificate(m.certPem).der]);
-  const resolve = (payload: string, prot = x.protected) =>
-    call(nc, subjects.home('home', 'resolve'), signRequest(RESOLVE_TYPE, { payload, protected: prot, sg1: sg1(payload, prot), merchantSignature: signMerchant(mp, payload, m.secretKey) }, 'home', m), ResolveReplySchema);
+  const resolve = async (payload: string, prot = x.protected) =>
+    call(await world.nats.party(m.id), subjects.home('home', 'resolve'), signRequest(RESOLVE_TYPE, { payload, protected: prot, sg1: sg1(payload, prot), merchantSignature: signMerchant(mp, payload, m.secretKey) }, 'home', m), ResolveReplySchema);
   for (const [why, v] of Object.entries(variants(text))) {
     await rejectsCode(() => resolve(v.payload), v.code, `home: ${why}`);
     assert.is(await world.home.state.exchange(contractIdOf(v.payload)), undefined, `home: ${why}: nothing recorded`);
