@@ -197,6 +197,30 @@ test('Ctrl-C during buyer request prints the session, what is safe and how to go
   assert.is(errorOf(unknown).code, 'ERR_SESSION_UNKNOWN');
 });
 
+test('a merchant skipped while paused that answers later has one truth: negotiated, the skip marked as a late answer', async () => {
+  shopA!.child.kill('SIGSTOP');
+  let sn: string;
+  try {
+    const r = await parleyRun(['buyer', 'request', '--item', 'laptop-pro-14', '--category', 'laptops', '--quantity', '1', '--rules', join(REPO_ROOT, 'examples', 'rules.json'), '--deadline', '2m', '--json'], env());
+    assert.is(r.status, 0, r.stderr);
+    const res = jsonOf<{ sn: string; status: string; progress: { skipped: number }; agreements: unknown[] }>(r);
+    assert.equal([res.status, res.progress.skipped, res.agreements.length], ['complete', 1, 0], 'the paused store was skipped');
+    sn = res.sn;
+  } finally {
+    shopA!.child.kill('SIGCONT');
+  }
+  let shown: { lateAnswers: string[]; agreements: Array<{ merchant: string }> } | undefined;
+  for (let i = 0; i < 100 && !shown?.agreements.length; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    shown = jsonOf(parleySync(['home', 'show', sn, '--json'], env()));
+  }
+  assert.equal(shown!.agreements.map((a) => a.merchant), ['shop-a'], 'its Sales Agent came later and agreed');
+  assert.equal(shown!.lateAnswers, ['shop-a']);
+  assert.match(parleySync(['home', 'show', sn], env()).stdout, /skipped shop-a \(.*\); shop-a answered late and negotiated/);
+  const results = jsonOf<{ progress: { skipped: number }; agreements: unknown[] }>(parleySync(['buyer', 'results', sn, '--json'], env()));
+  assert.equal([results.progress.skipped, results.agreements.length], [0, 1], 'the buyer sees the agreement, and no skip');
+});
+
 test('an ambiguous session prefix is a usage error; a second merchant in one session is warned about', () => {
   const dir = join(home, 'buyer');
   const real = jsonOf<{ sessions: Array<{ sn: string }> }>(parleySync(['buyer', 'sessions', '--json'], env())).sessions[0]!.sn;
