@@ -19,11 +19,12 @@ import { parleyError } from '../protocol/errors.js';
 import { parleyHome } from '../cli/kit/home-dir.js';
 import { shutdown, stopSignal } from '../cli/kit/daemon.js';
 import { lockDataDir } from '../cli/kit/lock.js';
-import { UsageError, action, commandGroup, emit, note, type OutputOptions } from '../cli/kit/output.js';
+import { UsageError, action, commandGroup, emit, note, progress, type OutputOptions } from '../cli/kit/output.js';
 import { natsOptionsFrom, withNatsOptions, type NatsFlags } from '../cli/kit/nats-options.js';
 import { passphraseFrom, readIdentityKey, withPassphraseOption, type PassphraseFlags } from '../cli/kit/passphrase.js';
 import { loadStoreConfig, type StoreConfig } from './config.js';
 import { StoreDaemon } from './daemon.js';
+import { watchHome, type HomeWatch } from './home-watch.js';
 import { listContracts, type ContractSummary } from './listing.js';
 
 interface StoreFlags extends OutputOptions, NatsFlags, PassphraseFlags {
@@ -74,6 +75,7 @@ async function runStart(flags: StoreFlags): Promise<void> {
   lockDataDir(dataDir, `store ${config.id}`);
   const nc = await connectNats({ ...natsOptionsFrom(flags, `parley-store-${config.id}`, config.id), servers: where.servers });
   let store: StoreDaemon | undefined;
+  let watch: HomeWatch | undefined;
   try {
     store = await StoreDaemon.open({ nc, config, self, trust, ca, dataDir, log: (l) => note(flags, l) });
     await store.start();
@@ -81,8 +83,11 @@ async function runStart(flags: StoreFlags): Promise<void> {
       `store ${d.id} running on ${d.nats} for Agent Home ${d.home} (${d.categories.join(', ')}); data in ${d.dataDir}; Ctrl-C to stop`,
     );
     note(flags, 'next: once every store runs, the buyer sends its request (parley buyer request …)');
+    // on stderr even under --json: a daemon's health is for the people watching it, stdout stays one document
+    watch = watchHome(nc, config.home, progress);
     await stopped;
   } finally {
+    watch?.stop();
     await shutdown(async () => store?.stop(), nc, undefined, store ? `store ${config.id}` : undefined);
   }
 }

@@ -221,6 +221,17 @@ test('a merchant skipped while paused that answers later has one truth: negotiat
   assert.equal([results.progress.skipped, results.agreements.length], [0, 1], 'the buyer sees the agreement, and no skip');
 });
 
+test('a store that loses its Agent Home says so, and says when it is back', async () => {
+  const ah = daemons[0]!;
+  assert.is(await ah.stop('SIGINT'), 0);
+  assert.match(ah.stderr(), /Agent Home home stopped, state saved/);
+  await stderrMatches(shopA!, /Agent Home home is not answering/, 40_000);
+  const again = spawnParley(['home', 'start', '--json'], env());
+  daemons.push(again);
+  assert.is((await again.firstJson<{ status: string }>(60_000)).status, 'running');
+  await stderrMatches(shopA!, /Agent Home home is back/, 90_000);
+});
+
 test('an ambiguous session prefix is a usage error; a second merchant in one session is warned about', () => {
   const dir = join(home, 'buyer');
   const real = jsonOf<{ sessions: Array<{ sn: string }> }>(parleySync(['buyer', 'sessions', '--json'], env())).sessions[0]!.sn;
