@@ -1,6 +1,7 @@
 /**
  * `parley home …`: run the Agent Home daemon and manage its embedded nats-server.
  */
+import { parleyCommand } from '../cli/kit/invocation.js';
 import { readText } from '../cli/kit/read-text.js';
 import { dirname, join } from 'node:path';
 import { lockDataDir } from '../cli/kit/lock.js';
@@ -84,7 +85,7 @@ async function runStart(flags: HomeFlags): Promise<void> {
   emit(flags, { id: self.id, nats: where.servers, embedded: where.embedded, reusedServer: where.reused, status: 'running' }, (d) =>
     `Agent Home ${d.id} running on ${d.nats}${d.embedded ? (d.reusedServer ? ' (embedded server, reused)' : ' (embedded server, started)') : ''}; Ctrl-C to stop`,
   );
-  note(flags, "next: start the stores (parley store start --config store.json), then the buyer's request");
+  note(flags, `next: start the stores (${parleyCommand()} store start --config store.json), then the buyer's request`);
   await stopped;
   await shutdown(() => home.stop(), nc, undefined, `Agent Home ${self.id}`);
 }

@@ -9,6 +9,7 @@
  *   parley home init [--home DIR] [--dir D] [--ca ca.pem [--ca-key ca.key]] [--party role:id ...] [--host H ...] [--force] [--json]
  *   parley home init [--home DIR] [--dir D] --add-party role:id ... [--json]
  */
+import { parleyCommand } from '../cli/kit/invocation.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -104,7 +105,7 @@ async function runInit(flags: InitFlags): Promise<void> {
   });
   if (flags.broker === false) {
     emit(flags, { identity }, (d) => `${renderIdentity(d.identity)}\nno secured broker (--no-broker): the embedded nats-server stays open on 127.0.0.1`);
-    note(flags, 'next: parley home start');
+    note(flags, `next: ${parleyCommand()} home start`);
     return;
   }
   const ca = flags.ca ? { cert: flags.ca, key: flags.caKey ?? flags.ca.replace(/(\.pem)?$/, '.key') } : undefined;

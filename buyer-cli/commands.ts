@@ -1,6 +1,7 @@
 /**
  * `parley buyer …`: the buyer's commands. Files live under <home>/buyer (buyer-cli/state.ts).
  */
+import { parleyCommand } from '../cli/kit/invocation.js';
 import { readText } from '../cli/kit/read-text.js';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -132,7 +133,7 @@ async function runInit(flags: Flags & { id: string; cert: string; key: string; c
   writeFileAtomic(files.keyPath, keyFileText(keyPem, passphrase), 0o600);
   files.saveConfig({ id: self.id, home: flags.homeId, ...(flags.nats ? { nats: flags.nats } : {}) });
   emit(flags, { id: self.id, home: flags.homeId, dir: files.dir }, (d) => `buyer ${d.id} ready in ${d.dir} (Agent Home ${d.home})`);
-  note(flags, 'next: parley buyer request --item ITEM --category CAT --quantity N --rules rules.json');
+  note(flags, `next: ${parleyCommand()} buyer request --item ITEM --category CAT --quantity N --rules rules.json`);
 }
 
 interface RequestFlags extends Flags {
@@ -155,7 +156,7 @@ function onInterrupt(flags: Flags, sn: () => string | undefined): () => void {
     const open = sn();
     if (open) {
       progress(`\ninterrupted: session ${open} goes on without you until its deadline; it is kept in JetStream by the Agent Home and its key in ${filesOf(flags).dir}`);
-      progress(`continue with: parley buyer results ${open.slice(0, 8)} --follow`);
+      progress(`continue with: ${parleyCommand()} buyer results ${open.slice(0, 8)} --follow`);
     } else {
       progress('\ninterrupted before the Agent Home answered: no session was opened on your side; run the request again');
     }
@@ -171,8 +172,8 @@ function progressLine(r: ResultsReply): string {
 
 function signHint(flags: Flags, r: ResultsReply): void {
   const best = r.agreements[0];
-  if (best) note(flags, `next: parley buyer sign ${r.sn.slice(0, 8)} --merchant ${best.merchant}   (the best agreement for you; any listed merchant can be chosen)`);
-  else if (r.status === 'open') note(flags, `next: parley buyer results ${r.sn.slice(0, 8)} --follow`);
+  if (best) note(flags, `next: ${parleyCommand()} buyer sign ${r.sn.slice(0, 8)} --merchant ${best.merchant}   (the best agreement for you; any listed merchant can be chosen)`);
+  else if (r.status === 'open') note(flags, `next: ${parleyCommand()} buyer results ${r.sn.slice(0, 8)} --follow`);
 }
 
 async function runRequest(flags: RequestFlags): Promise<void> {
@@ -261,7 +262,7 @@ async function runSign(ref: string, flags: Flags & { merchant: string; withhold?
       resolveWindowMs,
     });
     emit(flags, r, (d) => (d.contractFile ? `contract ${d.contractId} with ${d.merchant}: ${d.state}\n  ${d.contractFile}` : `contract ${d.contractId} with ${d.merchant}: ${d.state} (complete signature withheld)`));
-    if (r.contractFile) note(flags, `next: parley verify ${r.contractFile} --ca ${filesOf(flags).caPath}`);
+    if (r.contractFile) note(flags, `next: ${parleyCommand()} verify ${r.contractFile} --ca ${filesOf(flags).caPath}`);
   });
 }
 

@@ -7,6 +7,7 @@
  * The store keeps its files in `<home>/store/<id>` (store/files.ts). NATS: --nats, else the
  * config's `nats`, else PARLEY_NATS_URL, else the embedded server of `<home>` if one runs.
  */
+import { parleyCommand } from '../cli/kit/invocation.js';
 import { readText } from '../cli/kit/read-text.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -82,7 +83,7 @@ async function runStart(flags: StoreFlags): Promise<void> {
     emit(flags, { id: self.id, home: config.home, categories: config.categories, nats: where.servers, natsSource: where.source, dataDir: store.dataDir, status: 'running' }, (d) =>
       `store ${d.id} running on ${d.nats} for Agent Home ${d.home} (${d.categories.join(', ')}); data in ${d.dataDir}; Ctrl-C to stop`,
     );
-    note(flags, 'next: once every store runs, the buyer sends its request (parley buyer request …)');
+    note(flags, `next: once every store runs, the buyer sends its request (${parleyCommand()} buyer request …)`);
     // on stderr even under --json: a daemon's health is for the people watching it, stdout stays one document
     watch = watchHome(nc, config.home, progress);
     await stopped;
