@@ -166,6 +166,19 @@ function onInterrupt(flags: Flags, sn: () => string | undefined): () => void {
   return () => process.off('SIGINT', handler);
 }
 
+/** Progress for people: the counts, then one line per merchant as it agrees. */
+function progressReporter(): (r: ResultsReply) => void {
+  const told = new Set<string>();
+  return (r) => {
+    progress(progressLine(r));
+    for (const a of r.agreements) {
+      if (told.has(a.merchant)) continue;
+      told.add(a.merchant);
+      progress(`    ${a.merchant}: agreed at bid ${a.index}/${a.k}, ${a.bid.price.toFixed(2)} ${a.bid.currency}/unit (utility ${a.utility.toFixed(3)})`);
+    }
+  };
+}
+
 function progressLine(r: ResultsReply): string {
   return `  ${r.status}: ${r.progress.visited}/${r.progress.invited} hosts visited, ${r.progress.skipped} skipped, ${r.progress.salesAgents} sales agents, ${r.progress.offersEvaluated} offers evaluated, ${r.progress.agreements} agreements`;
 }
@@ -196,7 +209,7 @@ async function runRequest(flags: RequestFlags): Promise<void> {
       const session = await client.request({ request, rules, deadline, bits });
       sn = session.sn;
       progress(`session ${session.sn} open until ${session.deadline}`);
-      const final = await client.waitForResults(session.sn, (r) => progress(progressLine(r)));
+      const final = await client.waitForResults(session.sn, progressReporter());
       emit(flags, final, resultsTable);
       signHint(flags, final);
     });
@@ -210,7 +223,7 @@ async function runResults(ref: string, flags: Flags & { follow?: boolean }): Pro
   const release = flags.follow ? onInterrupt(flags, () => sn) : () => undefined;
   try {
     await withClient(flags, async (client) => {
-      const r = flags.follow ? await client.waitForResults(sn, (x) => progress(progressLine(x))) : await client.results(sn);
+      const r = flags.follow ? await client.waitForResults(sn, progressReporter()) : await client.results(sn);
       emit(flags, r, resultsTable);
       signHint(flags, r);
     });

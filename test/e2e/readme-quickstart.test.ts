@@ -122,6 +122,8 @@ test('the quick start runs as printed: a session with two agreements, a signed c
     assert.is(code, 0, `terminal ${b.terminal} block failed (exit ${code}):\n${b.script}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
   }
   assert.match(transcript, /complete; 2 merchants invited, 2 visited, 0 skipped, 2 sales agents/);
+  assert.match(transcript, /shop-a: agreed at bid \d+\/\d+/, 'a progress line per merchant as it agrees');
+  assert.match(transcript, /next: npx parley buyer sign [0-9a-f]{8} --merchant shop-a/, 'hints say npx parley under npx');
   assert.match(transcript, /with shop-a: complete/);
   assert.match(transcript, /: valid contract/);
   assert.match(transcript, /visit log:/, 'home show last printed the session');
