@@ -42,8 +42,9 @@ function filesOf(flags: Flags): BuyerFiles {
 async function withClient<T>(flags: Flags, fn: (client: BuyerClient, files: BuyerFiles) => Promise<T>): Promise<T> {
   const files = filesOf(flags);
   const config = files.config();
-  const self = selfFrom(readText(files.certPath, 'buyer certificate'), readIdentityKey(files.keyPath, 'buyer key', passphraseFrom(flags)));
-  const ca = parseCertificate(readText(files.caPath, 'CA certificate'));
+  const fix = 'install your identity with `parley buyer init` (a certificate from `parley ca issue --role buyer`)';
+  const self = selfFrom(readText(files.certPath, 'buyer certificate', fix), readIdentityKey(files.keyPath, 'buyer key', passphraseFrom(flags), fix));
+  const ca = parseCertificate(readText(files.caPath, 'CA certificate', fix));
   const opts = await clientNatsOptions(flags, `parley-buyer-${self.id}`, parleyHome(flags.home), config.nats, self.id);
   const nc: NatsConnection = await connectNats({ ...opts, failFast: true });
   try {
@@ -77,7 +78,7 @@ function sessionRef(flags: Flags, ref: string): string {
 
 /** Reads and checks the rules file: JSON errors and unknown keys at file:line:column, then the rules' own constraints. */
 function readRules(file: string): Rules {
-  const text = readText(file, 'rules file');
+  const text = readText(file, 'rules file', 'give the path of your rules (an example: examples/rules.json)');
   const value = parseJsonText(file, text, 'ERR_RULES_INVALID');
   checkJsonFile(file, text, value, RulesSchema, 'ERR_RULES_INVALID');
   try {
