@@ -37,6 +37,12 @@ function summary(s: SessionRecord): SessionSummary {
   };
 }
 
+/** Merchants skipped by the visit log that negotiated all the same (see SessionDetail.lateAnswers). */
+export function lateAnswers(s: SessionRecord): string[] {
+  const skipped = new Set(s.visits.filter((v) => v.event === 'skipped').map((v) => v.target));
+  return [...skipped].filter((m) => m !== undefined && m in s.negotiated).sort() as string[];
+}
+
 export async function listSessions(state: HomeState): Promise<SessionSummary[]> {
   const out: SessionSummary[] = [];
   for (const sn of await state.sessionNumbers()) {
@@ -52,6 +58,12 @@ export interface SessionDetail {
   negotiations: Array<Pick<NegotiationRecord, 'merchant' | 'status' | 'k' | 'rounds' | 'at' | 'error'>>;
   agreements: Agreement[];
   exchanges: ExchangeRecord[];
+  /**
+   * Merchants the visit log records as skipped (their host did not acknowledge the Invite
+   * Agent in time) whose Sales Agent came later and negotiated: one truth per merchant is
+   * its negotiation, the skip only says it answered late.
+   */
+  lateAnswers: string[];
 }
 
 export async function showSession(state: HomeState, sn: string): Promise<SessionDetail | undefined> {
@@ -78,6 +90,7 @@ export async function showSession(state: HomeState, sn: string): Promise<Session
     negotiations,
     agreements,
     exchanges,
+    lateAnswers: lateAnswers(s),
   };
 }
 
@@ -98,7 +111,11 @@ export function renderSession(d: SessionDetail): string {
     `  buyer ${s.buyer} wants ${s.quantity} × ${s.item}; deadline ${s.deadline}`,
     `  invited: ${s.invitedHosts.join(', ') || 'nobody'}; interested: ${s.interested.join(', ') || 'none reported'}`,
     '  visit log:',
-    ...d.visits.map((v) => `    hop ${v.hop}: ${v.event === 'visited' ? `${v.host} visited (${v.note})` : `${v.host} skipped ${v.target} (${v.note})`} at ${v.at}`),
+    ...d.visits.map((v) => {
+      const late = v.event === 'skipped' && v.target !== undefined && d.lateAnswers.includes(v.target);
+      const what = v.event === 'visited' ? `${v.host} visited (${v.note})` : `${v.host} skipped ${v.target} (${v.note})${late ? `; ${v.target} answered late and negotiated (see sales agents)` : ''}`;
+      return `    hop ${v.hop}: ${what} at ${v.at}`;
+    }),
     '  sales agents:',
   ];
   for (const n of d.negotiations) {

@@ -1,8 +1,12 @@
 /**
  * `parley home …`: run the Agent Home daemon and manage its embedded nats-server.
  */
+import { parleyCommand } from '../cli/kit/invocation.js';
 import { readText } from '../cli/kit/read-text.js';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { lockDataDir } from '../cli/kit/lock.js';
+import { resolveSessionRef } from '../cli/kit/session-ref.js';
+import { textTable } from '../cli/kit/table.js';
 import type { Command } from 'commander';
 import { connectNats } from '../agents/transport/connect.js';
 import { embeddedServerStatus, ensureEmbeddedServer, stopEmbeddedServer } from '../agents/transport/embedded.js';
@@ -25,7 +29,11 @@ import { parseCertificate } from '../crypto/x509/index.js';
 import { passphraseFrom, readIdentityKey, withPassphraseOption, type PassphraseFlags } from '../cli/kit/passphrase.js';
 import { brokerConfigFile, localBroker, registerInitCommand, withBrokerCredentials } from './init-command.js';
 
+/** What a missing identity file says: the command that creates it. */
+const INIT_HINT = 'create the Agent Home identity with `parley home init` (it issues one from the CA of `parley ca init`, or installs --cert/--key)';
+
 interface HomeFlags extends OutputOptions, NatsFlags, PassphraseFlags {
+  join?: boolean;
   home?: string;
   ca?: string;
   cert?: string;
@@ -60,10 +68,12 @@ async function runStart(flags: HomeFlags): Promise<void> {
   if (replicas !== undefined && !(Number.isInteger(replicas) && replicas >= 1 && replicas <= 5)) throw new UsageError('--replicas must be 1 to 5 (3 on a three-node cluster)');
   const paths = identityPaths(flags);
   const passphrase = passphraseFrom(flags);
-  const self = selfFrom(readText(paths.cert, 'Agent Home certificate'), readIdentityKey(paths.key, 'Agent Home key', passphrase));
-  const ca = parseCertificate(readText(paths.ca, 'CA certificate'));
+  const self = selfFrom(readText(paths.cert, 'Agent Home certificate', INIT_HINT), readIdentityKey(paths.key, 'Agent Home key', passphrase, INIT_HINT));
+  const ca = parseCertificate(readText(paths.ca, 'CA certificate', INIT_HINT));
   const trust = caTrust(ca);
   trust.verify(self.certPem, ['agent-home']);
+  // one daemon per data directory, unless it joins the processes already serving it (they share the load)
+  if (!flags.join) lockDataDir(dirname(paths.secrets), `Agent Home ${self.id}`);
   const secrets = loadOrCreateSecrets(paths.secrets, passphrase);
   const where = await resolveNats(flags);
   const given = natsOptionsFrom(flags, `parley-home-${self.id}`);
@@ -82,11 +92,17 @@ async function runStart(flags: HomeFlags): Promise<void> {
   emit(flags, { id: self.id, nats: where.servers, embedded: where.embedded, reusedServer: where.reused, status: 'running' }, (d) =>
     `Agent Home ${d.id} running on ${d.nats}${d.embedded ? (d.reusedServer ? ' (embedded server, reused)' : ' (embedded server, started)') : ''}; Ctrl-C to stop`,
   );
+  note(flags, `next: start the stores (${parleyCommand()} store start --config store.json), then the buyer's request`);
   await stopped;
-  await shutdown(async () => {
-    await home.stop();
-    await conns.closeJetStream();
-  }, nc);
+  await shutdown(
+    async () => {
+      await home.stop();
+      await conns.closeJetStream();
+    },
+    nc,
+    undefined,
+    `Agent Home ${self.id}`,
+  );
 }
 
 async function runNats(flags: HomeFlags & { stop?: boolean }): Promise<void> {
@@ -120,21 +136,47 @@ async function runSessions(flags: HomeFlags): Promise<void> {
   const list = await withState(flags, listSessions);
   emit(flags, { sessions: list }, (d) =>
     d.sessions.length
-      ? d.sessions.map((s) => `${s.sn}  ${s.status.padEnd(8)} ${s.buyer.padEnd(12)} ${s.quantity} × ${s.item}  ${s.salesAgents} sales agents, ${s.agreements} agreements, ${s.exchanges} exchanges`).join('\n')
+      ? textTable(
+          ['SESSION', 'STATUS', 'BUYER', 'QTY', 'ITEM', 'SALES AGENTS', 'AGREEMENTS', 'EXCHANGES'],
+          d.sessions.map((s) => [s.sn, s.status, s.buyer, String(s.quantity), s.item, String(s.salesAgents), String(s.agreements), String(s.exchanges)]),
+          [3, 5, 6, 7],
+        )
       : 'no sessions',
   );
 }
 
-async function runShow(sn: string, flags: HomeFlags): Promise<void> {
-  const d = await withState(flags, (st) => showSession(st, sn));
-  if (!d) throw parleyError('ERR_SESSION_UNKNOWN', `no session ${sn}`);
-  emit(flags, d, renderSession);
+/** `home show SN [--follow]`: SN may be a unique prefix or `last`; --follow prints the session again at each change until it settles. */
+async function runShow(ref: string, flags: HomeFlags & { follow?: boolean }): Promise<void> {
+  await withState(flags, async (st) => {
+    const known = (await listSessions(st)).map((s) => s.sn);
+    const sn = resolveSessionRef(ref, known, 'the Agent Home');
+    let last = '';
+    for (;;) {
+      const d = await showSession(st, sn);
+      if (!d) throw parleyError('ERR_SESSION_UNKNOWN', `no session ${sn}`);
+      const settled = !flags.follow || d.session.status !== 'open';
+      const now = JSON.stringify(d);
+      // under --json only the final state: stdout stays one JSON document
+      if (now !== last && (!flags.json || settled)) {
+        if (last) process.stdout.write('\n');
+        emit(flags, d, renderSession);
+        last = now;
+      }
+      if (settled) return;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  });
 }
 
 async function runDisputes(flags: HomeFlags): Promise<void> {
   const list = await withState(flags, listDisputes);
   emit(flags, { disputes: list }, (d) =>
-    d.disputes.length ? d.disputes.map((x) => `${x.at}  ${x.status.padEnd(8)} session ${x.sn}  ${x.merchant} ↔ ${x.buyer}  ${x.contractId}`).join('\n') : 'no disputes',
+    d.disputes.length
+      ? textTable(
+          ['AT', 'STATUS', 'SESSION', 'MERCHANT', 'BUYER', 'CONTRACT'],
+          d.disputes.map((x) => [x.at.replace(/\.\d+Z$/, 'Z'), x.status, x.sn, x.merchant, x.buyer, x.contractId]),
+        )
+      : 'no disputes',
   );
 }
 
@@ -143,8 +185,8 @@ async function runAudit(flags: HomeFlags & { verify?: boolean }): Promise<void> 
   let publicKey: Uint8Array | undefined;
   if (flags.verify) {
     const paths = identityPaths(flags);
-    const trust = caTrust(parseCertificate(readText(paths.ca, 'CA certificate')));
-    publicKey = trust.verify(readText(paths.cert, 'Agent Home certificate'), ['agent-home']).publicKey;
+    const trust = caTrust(parseCertificate(readText(paths.ca, 'CA certificate', INIT_HINT)));
+    publicKey = trust.verify(readText(paths.cert, 'Agent Home certificate', INIT_HINT), ['agent-home']).publicKey;
   }
   const report = auditReport(await withState(flags, (st) => st.auditEntries()), publicKey);
   emit(flags, report, renderAudit);
@@ -181,6 +223,7 @@ export function homeCommand(): Command {
         .option('--cert <file>', 'Agent Home certificate (default <home>/agent-home/home.pem)')
         .option('--key <file>', 'Agent Home private key (default <home>/agent-home/home.key)')
         .option('--replicas <n>', 'JetStream replicas of the buckets and streams it creates (3 on a three-node cluster; default 1)')
+        .option('--join', 'join the Agent Home processes already running on this data directory (they share the load) instead of refusing to start')
         .option('--work-lease <duration>', 'how long work in progress stays with this process before another Agent Home process on the same JetStream takes it over, should this one die (default 15s)')
         .option('--monitor', "start the embedded nats-server with its HTTP monitor on 127.0.0.1 (it shows every connection's name, address and subscriptions)")
         .option('--json', 'print one JSON document when running'),
@@ -196,7 +239,13 @@ export function homeCommand(): Command {
     .action(action(runNats));
   const arbiter = (c: Command) => withNatsOptions(c.option('--home <dir>', 'Parley data directory').option('--json', 'print one JSON document'));
   arbiter(home.command('sessions').description('arbiter: every session with its status')).action(action(runSessions));
-  arbiter(home.command('show').description('arbiter: one session in full (visit log, bids and verdicts, agreements, exchanges)').argument('<sn>', 'session number')).action(action(runShow));
+  arbiter(
+    home
+      .command('show')
+      .description('arbiter: one session in full (visit log, bids and verdicts, agreements, exchanges)')
+      .argument('<sn>', 'session number (a unique prefix, or `last`)')
+      .option('--follow', 'print it again at each change until the session settles'),
+  ).action(action(runShow));
   arbiter(home.command('disputes').description('arbiter: every resolved or aborted exchange')).action(action(runDisputes));
   arbiter(
     home

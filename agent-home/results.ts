@@ -34,7 +34,8 @@ export async function sessionResults(ctx: HomeContext, s: SessionRecord, revisio
     progress: {
       invited: s.invited.length,
       visited: new Set(s.visits.filter((v) => v.event === 'visited').map((v) => v.host)).size,
-      skipped: new Set(s.visits.filter((v) => v.event === 'skipped').map((v) => v.target)).size,
+      // a merchant skipped by the visit log that negotiated later counts once: as negotiated
+      skipped: new Set(s.visits.filter((v) => v.event === 'skipped' && !(v.target !== undefined && v.target in s.negotiated)).map((v) => v.target)).size,
       salesAgents: negotiated.length,
       offersEvaluated: negotiated.reduce((n, x) => n + x.rounds, 0),
       agreements: agreements.length,

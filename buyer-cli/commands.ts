@@ -1,9 +1,11 @@
 /**
  * `parley buyer …`: the buyer's commands. Files live under <home>/buyer (buyer-cli/state.ts).
  */
+import { parleyCommand } from '../cli/kit/invocation.js';
 import { readText } from '../cli/kit/read-text.js';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import type { NatsConnection } from 'nats';
 import { connectNats } from '../agents/transport/connect.js';
@@ -12,7 +14,12 @@ import { parseCertificate } from '../crypto/x509/index.js';
 import { parleyError } from '../protocol/errors.js';
 import { PurchaseRequestSchema, type PurchaseRequest } from '../protocol/commerce.js';
 import type { ResultsReply } from '../protocol/directory.js';
-import { checkSchema, parseJson } from '../protocol/wire.js';
+import { checkSchema } from '../protocol/wire.js';
+import { RulesSchema, parseRules, type Rules } from '../protocol/rules.js';
+import { checkJsonFile, parseJsonText } from '../protocol/json-file.js';
+import { isParleyError } from '../protocol/errors.js';
+import { resolveSessionRef } from '../cli/kit/session-ref.js';
+import { textTable } from '../cli/kit/table.js';
 import { parleyHome } from '../cli/kit/home-dir.js';
 import { action, commandGroup, emit, note, progress, UsageError, type OutputOptions } from '../cli/kit/output.js';
 import { clientNatsOptions, withNatsOptions, type NatsFlags } from '../cli/kit/nats-options.js';
@@ -37,13 +44,50 @@ async function withClient<T>(flags: Flags, fn: (client: BuyerClient, files: Buye
   const passphrase = passphraseFrom(flags);
   const files = filesOf(flags, passphrase);
   const config = files.config();
-  const self = selfFrom(readText(files.certPath, 'buyer certificate'), readIdentityKey(files.keyPath, 'buyer key', passphrase));
-  const ca = parseCertificate(readText(files.caPath, 'CA certificate'));
-  const nc: NatsConnection = await connectNats({ ...(await clientNatsOptions(flags, `parley-buyer-${self.id}`, parleyHome(flags.home), config.nats, self.id)), failFast: true });
+  const fix = 'install your identity with `parley buyer init` (a certificate from `parley ca issue --role buyer`)';
+  const self = selfFrom(readText(files.certPath, 'buyer certificate', fix), readIdentityKey(files.keyPath, 'buyer key', passphrase, fix));
+  const ca = parseCertificate(readText(files.caPath, 'CA certificate', fix));
+  const opts = await clientNatsOptions(flags, `parley-buyer-${self.id}`, parleyHome(flags.home), config.nats, self.id);
+  const nc: NatsConnection = await connectNats({ ...opts, failFast: true });
   try {
     return await fn(new BuyerClient({ nc, self, trust: caTrust(ca), ca, home: config.home, files }), files);
+  } catch (e) {
+    // "nobody is serving parley.v1.home.…" means: the Agent Home is not running
+    if (isParleyError(e, 'ERR_UNAVAILABLE')) {
+      const url = Array.isArray(opts.servers) ? opts.servers.join(',') : String(opts.servers);
+      throw parleyError('ERR_UNAVAILABLE', `Agent Home ${config.home} is not answering on ${url}; is \`parley home start\` running?`, e);
+    }
+    throw e;
   } finally {
     await nc.close();
+  }
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** A session number as typed (whole, a unique prefix, or `last`) → the whole number. */
+function sessionRef(flags: Flags, ref: string): string {
+  const files = filesOf(flags);
+  return resolveSessionRef(ref, files.sessionsByAge().map((x) => x.sn), files.dir);
+}
+
+/** Reads and checks the rules file: JSON errors and unknown keys at file:line:column, then the rules' own constraints. */
+function readRules(file: string): Rules {
+  const text = readText(file, 'rules file', 'give the path of your rules (an example: examples/rules.json)');
+  const value = parseJsonText(file, text, 'ERR_RULES_INVALID');
+  checkJsonFile(file, text, value, RulesSchema, 'ERR_RULES_INVALID');
+  try {
+    return parseRules(value);
+  } catch (e) {
+    if (isParleyError(e, 'ERR_RULES_INVALID')) throw parleyError('ERR_RULES_INVALID', `${file}: ${e.message}`, e);
+    throw e;
   }
 }
 
@@ -92,6 +136,7 @@ async function runInit(flags: Flags & { id: string; cert: string; key: string; c
   writeFileAtomic(files.keyPath, keyFileText(keyPem, passphrase), 0o600);
   files.saveConfig({ id: self.id, home: flags.homeId, ...(flags.nats ? { nats: flags.nats } : {}) });
   emit(flags, { id: self.id, home: flags.homeId, dir: files.dir }, (d) => `buyer ${d.id} ready in ${d.dir} (Agent Home ${d.home})`);
+  note(flags, `next: ${parleyCommand()} buyer request --item ITEM --category CAT --quantity N --rules rules.json`);
 }
 
 interface RequestFlags extends Flags {
@@ -105,40 +150,135 @@ interface RequestFlags extends Flags {
   bits: string;
 }
 
+/**
+ * Ctrl-C while following a session: the session is safe in JetStream (and its key in the
+ * buyer's files), so say where it stands and how to go on, then exit 130.
+ */
+function onInterrupt(flags: Flags, sn: () => string | undefined): () => void {
+  const handler = () => {
+    const open = sn();
+    if (open) {
+      progress(`\ninterrupted: session ${open} goes on without you until its deadline; it is kept in JetStream by the Agent Home and its key in ${filesOf(flags).dir}`);
+      progress(`continue with: ${parleyCommand()} buyer results ${open.slice(0, 8)} --follow`);
+    } else {
+      progress('\ninterrupted before the Agent Home answered: no session was opened on your side; run the request again');
+    }
+    process.exit(130);
+  };
+  process.once('SIGINT', handler);
+  return () => process.off('SIGINT', handler);
+}
+
+/** Progress for people: the counts, then one line per merchant as it agrees. */
+function progressReporter(): (r: ResultsReply) => void {
+  const told = new Set<string>();
+  return (r) => {
+    progress(progressLine(r));
+    for (const a of r.agreements) {
+      if (told.has(a.merchant)) continue;
+      told.add(a.merchant);
+      progress(`    ${a.merchant}: agreed at bid ${a.index}/${a.k}, ${a.bid.price.toFixed(2)} ${a.bid.currency}/unit (utility ${a.utility.toFixed(3)})`);
+    }
+  };
+}
+
+function progressLine(r: ResultsReply): string {
+  return `  ${r.status}: ${r.progress.visited}/${r.progress.invited} hosts visited, ${r.progress.skipped} skipped, ${r.progress.salesAgents} sales agents, ${r.progress.offersEvaluated} offers evaluated, ${r.progress.agreements} agreements`;
+}
+
+function signHint(flags: Flags, r: ResultsReply): void {
+  const best = r.agreements[0];
+  if (best) note(flags, `next: ${parleyCommand()} buyer sign ${r.sn.slice(0, 8)} --merchant ${best.merchant}   (the best agreement for you; any listed merchant can be chosen)`);
+  else if (r.status === 'open') note(flags, `next: ${parleyCommand()} buyer results ${r.sn.slice(0, 8)} --follow`);
+}
+
 async function runRequest(flags: RequestFlags): Promise<void> {
+  // every input is checked before any key, network or JetStream work
   let request: PurchaseRequest;
   try {
     request = checkSchema(PurchaseRequestSchema, { item: flags.item, category: flags.category, quantity: Number(flags.quantity), currency: flags.currency, attributes: parseAttrs(flags.attr) }, 'request');
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const rules = parseJson(new TextEncoder().encode(readText(flags.rules, 'rules file')), 1 << 20);
+  const rules = readRules(flags.rules);
   const deadline = new Date(Date.now() + parseDuration(flags.deadline, '--deadline'));
   const bits = Number(flags.bits);
   if (bits !== 2048 && bits !== 3072 && bits !== 4096) throw new UsageError('--bits must be 2048, 3072 or 4096');
-  await withClient(flags, async (client) => {
-    note(flags, `generating a ${bits}-bit session key and notifying the Agent Home…`);
-    const session = await client.request({ request, rules, deadline, bits });
-    progress(`session ${session.sn} open until ${session.deadline}`);
-    const final = await client.waitForResults(session.sn, (r) =>
-      progress(`  ${r.status}: ${r.progress.visited}/${r.progress.invited} hosts visited, ${r.progress.skipped} skipped, ${r.progress.salesAgents} sales agents, ${r.progress.offersEvaluated} offers evaluated, ${r.progress.agreements} agreements`),
-    );
-    emit(flags, final, resultsTable);
-  });
+  let sn: string | undefined;
+  const release = onInterrupt(flags, () => sn);
+  try {
+    await withClient(flags, async (client) => {
+      note(flags, `generating a ${bits}-bit session key and notifying the Agent Home…`);
+      const session = await client.request({ request, rules, deadline, bits });
+      sn = session.sn;
+      progress(`session ${session.sn} open until ${session.deadline}`);
+      const final = await client.waitForResults(session.sn, progressReporter());
+      emit(flags, final, resultsTable);
+      signHint(flags, final);
+    });
+  } finally {
+    release();
+  }
 }
 
-async function runResults(sn: string, flags: Flags): Promise<void> {
-  await withClient(flags, async (client) => emit(flags, await client.results(sn), resultsTable));
+async function runResults(ref: string, flags: Flags & { follow?: boolean }): Promise<void> {
+  const sn = sessionRef(flags, ref);
+  const release = flags.follow ? onInterrupt(flags, () => sn) : () => undefined;
+  try {
+    await withClient(flags, async (client) => {
+      const r = flags.follow ? await client.waitForResults(sn, progressReporter()) : await client.results(sn);
+      emit(flags, r, resultsTable);
+      signHint(flags, r);
+    });
+  } finally {
+    release();
+  }
 }
 
-async function runSign(sn: string, flags: Flags & { merchant: string; withhold?: boolean; completeWithin: string; resolveWindow: string }): Promise<void> {
+async function runSessions(flags: Flags): Promise<void> {
+  const files = filesOf(flags);
+  const signed = new Map<string, string[]>();
+  for (const x of files.exchanges()) signed.set(x.sn, [...(signed.get(x.sn) ?? []), `${x.merchant}:${x.state}`]);
+  const sessions = files.sessionsByAge().map((x) => ({
+    sn: x.sn,
+    created: x.created,
+    deadline: x.deadline,
+    item: x.request.item,
+    quantity: x.request.quantity,
+    agreements: x.agreements?.length ?? null,
+    exchanges: signed.get(x.sn) ?? [],
+  }));
+  emit(flags, { sessions }, (d) =>
+    d.sessions.length
+      ? textTable(
+          ['SESSION', 'OPENED', 'DEADLINE', 'ITEM', 'QTY', 'AGREEMENTS', 'EXCHANGES'],
+          d.sessions.map((x) => [x.sn, x.created.replace(/\.\d+Z$/, 'Z'), x.deadline.replace(/\.\d+Z$/, 'Z'), x.item, String(x.quantity), x.agreements === null ? '-' : String(x.agreements), x.exchanges.join(' ') || '-']),
+          [4, 5],
+        )
+      : 'no sessions yet (parley buyer request …)',
+  );
+}
+
+async function runSign(ref: string, flags: Flags & { merchant: string; withhold?: boolean; also?: boolean; completeWithin: string; resolveWindow: string }): Promise<void> {
+  const sn = sessionRef(flags, ref);
+  const completeWithinMs = parseDuration(flags.completeWithin, '--complete-within');
+  const resolveWindowMs = parseDuration(flags.resolveWindow, '--resolve-window');
+  // each contract binds: a second merchant in one session buys the goods twice
+  const others = filesOf(flags).exchanges().filter((x) => x.sn === sn && x.merchant !== flags.merchant && x.state !== 'aborted' && x.state !== 'refused');
+  if (others.length && !flags.also) {
+    const warning = `warning: you already signed with ${others.map((x) => `${x.merchant} (${x.state})`).join(', ')} in session ${sn}; a contract with ${flags.merchant} is a second, binding purchase`;
+    progress(warning);
+    // a person at a terminal confirms; a script (no TTY) is only warned (--also silences it)
+    if (process.stdin.isTTY && !flags.json && !(await confirm('sign anyway? [y/N] '))) throw new UsageError('not signed');
+  }
   await withClient(flags, async (client) => {
     const r = await client.sign(sn, flags.merchant, {
       withhold: flags.withhold,
-      completeWithinMs: parseDuration(flags.completeWithin, '--complete-within'),
-      resolveWindowMs: parseDuration(flags.resolveWindow, '--resolve-window'),
+      completeWithinMs,
+      resolveWindowMs,
     });
     emit(flags, r, (d) => (d.contractFile ? `contract ${d.contractId} with ${d.merchant}: ${d.state}\n  ${d.contractFile}` : `contract ${d.contractId} with ${d.merchant}: ${d.state} (complete signature withheld)`));
+    if (r.contractFile) note(flags, `next: ${parleyCommand()} verify ${r.contractFile} --ca ${filesOf(flags).caPath}`);
   });
 }
 
@@ -146,7 +286,12 @@ async function runContracts(flags: Flags): Promise<void> {
   const files = filesOf(flags);
   const list = files.exchanges().map((x) => ({ contractId: x.contractId, sn: x.sn, merchant: x.merchant, state: x.state, contractFile: x.contractFile ?? null, updated: x.updated }));
   emit(flags, { contracts: list }, (d) =>
-    d.contracts.length ? d.contracts.map((c) => `${c.contractId}  ${c.merchant.padEnd(16)} ${c.state.padEnd(13)} ${c.contractFile ?? ''}`).join('\n') : 'no contracts yet',
+    d.contracts.length
+      ? textTable(
+          ['CONTRACT', 'SESSION', 'MERCHANT', 'STATE', 'FILE'],
+          d.contracts.map((c) => [c.contractId, c.sn.slice(0, 8), c.merchant, c.state, c.contractFile ?? '-']),
+        )
+      : 'no contracts yet',
   );
 }
 
@@ -194,13 +339,21 @@ export function buyerCommand(): Command {
       .option('--deadline <duration>', 'negotiation deadline from now', '60s')
       .option('--bits <n>', 'session key size', '2048'),
   ).action(action(runRequest));
-  common(buyer.command('results').description('agreements of a session, ranked by your utility').argument('<sn>', 'session number')).action(action(runResults));
+  common(
+    buyer
+      .command('results')
+      .description('agreements of a session, ranked by your utility')
+      .argument('<sn>', 'session number (a unique prefix, or `last`)')
+      .option('--follow', 'follow the negotiation live until the session settles'),
+  ).action(action(runResults));
+  common(buyer.command('sessions').description('your purchase sessions, oldest first')).action(action(runSessions));
   common(
     buyer
       .command('sign')
       .description('sign the agreement with a merchant (writes the contract file)')
-      .argument('<sn>', 'session number')
+      .argument('<sn>', 'session number (a unique prefix, or `last`)')
       .requiredOption('--merchant <id>', 'merchant to sign with')
+      .option('--also', 'you mean a second purchase: sign without asking although you already signed with another merchant in this session')
       .option('--withhold', 'stop after the countersignature (testing: the merchant will resolve)')
       .option('--complete-within <duration>', 'time the merchant waits for your complete signature', '30s')
       .option('--resolve-window <duration>', 'time after that during which the Agent Home may resolve', '2m'),

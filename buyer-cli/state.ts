@@ -144,6 +144,14 @@ export class BuyerFiles {
     return list(join(this.dir, 'sessions'));
   }
 
+  /** Every session file, oldest first (by the time it was opened). */
+  sessionsByAge(): SessionFile[] {
+    return this.sessions()
+      .map((sn) => readJsonFile<SessionFile>(join(this.dir, 'sessions', `${sn}.json`)))
+      .filter((s): s is SessionFile => !!s)
+      .sort((a, b) => a.created.localeCompare(b.created));
+  }
+
   exchange(contractId: string): ExchangeFile | undefined {
     return readJsonFile<ExchangeFile>(join(this.dir, 'exchanges', `${contractId}.json`));
   }

@@ -11,6 +11,7 @@ export const PROTOCOL_ERROR_CODES = {
   ERR_USAGE: 'command-line usage error',
   ERR_INTERNAL: 'internal error',
   ERR_CONFIG: 'configuration is invalid',
+  ERR_ALREADY_RUNNING: 'a daemon already runs on this data directory',
   // transport
   ERR_NATS_SERVER_MISSING: 'nats-server is not installed',
   ERR_NATS_SERVER_START: 'nats-server could not be started',

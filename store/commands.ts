@@ -7,6 +7,7 @@
  * The store keeps its files in `<home>/store/<id>` (store/files.ts). NATS: --nats, else the
  * config's `nats`, else PARLEY_NATS_URL, else the embedded server of `<home>` if one runs.
  */
+import { parleyCommand } from '../cli/kit/invocation.js';
 import { readText } from '../cli/kit/read-text.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -18,14 +19,17 @@ import { isPartyId } from '../crypto/x509/index.js';
 import { parleyError } from '../protocol/errors.js';
 import { parleyHome } from '../cli/kit/home-dir.js';
 import { shutdown, stopSignal } from '../cli/kit/daemon.js';
-import { UsageError, action, commandGroup, emit, note, type OutputOptions } from '../cli/kit/output.js';
+import { lockDataDir } from '../cli/kit/lock.js';
+import { UsageError, action, commandGroup, emit, note, progress, type OutputOptions } from '../cli/kit/output.js';
 import { natsOptionsFrom, withNatsOptions, type NatsFlags } from '../cli/kit/nats-options.js';
 import { passphraseFrom, readIdentityKey, withPassphraseOption, type PassphraseFlags } from '../cli/kit/passphrase.js';
 import { loadStoreConfig, type StoreConfig } from './config.js';
 import { StoreDaemon } from './daemon.js';
+import { watchHome, type HomeWatch } from './home-watch.js';
 import { listContracts, type ContractSummary } from './listing.js';
 
 interface StoreFlags extends OutputOptions, NatsFlags, PassphraseFlags {
+  check?: boolean;
   config?: string;
   home?: string;
   id?: string;
@@ -51,21 +55,41 @@ async function runStart(flags: StoreFlags): Promise<void> {
   const stopped = stopSignal();
   if (!flags.config) throw new UsageError('--config store.json is required');
   const config = loadStoreConfig(flags.config);
-  const ca = parseCertificate(readText(config.identity.ca, 'CA certificate'));
-  const self = selfFrom(readText(config.identity.cert, 'store certificate'), readIdentityKey(config.identity.key, 'store key', passphraseFrom(flags)));
+  const hint = `a path in "identity" of ${flags.config} (relative to its folder); \`parley ca issue --role merchant --id ${config.id}\` creates the certificate and key`;
+  const ca = parseCertificate(readText(config.identity.ca, 'CA certificate', hint));
+  const self = selfFrom(readText(config.identity.cert, 'store certificate', hint), readIdentityKey(config.identity.key, 'store key', passphraseFrom(flags), hint));
   const trust = caTrust(ca);
+  trust.verify(self.certPem, ['merchant']);
+  if (self.id !== config.id) throw parleyError('ERR_CERT_ID', `${config.identity.cert} is the certificate of ${self.id}, but ${flags.config} is for store ${config.id}`);
   const where = await resolveNats(flags, config);
+  if (flags.check) {
+    // validate, test the connection, and exit: nothing is registered or started
+    const probe = await connectNats({ ...natsOptionsFrom(flags, `parley-store-${config.id}-check`, config.id), servers: where.servers, failFast: true });
+    await probe.close();
+    const items = config.catalogue.length;
+    emit(flags, { id: config.id, home: config.home, categories: config.categories, items, nats: where.servers, natsSource: where.source, status: 'ok' }, (d) =>
+      `store ${d.id}: config, catalogue (${d.items} item${d.items === 1 ? '' : 's'}) and identity valid; ${d.nats} (${d.natsSource}) reachable`,
+    );
+    return;
+  }
+  const dataDir = storeDataDir(config.id, flags.home);
+  lockDataDir(dataDir, `store ${config.id}`);
   const nc = await connectNats({ ...natsOptionsFrom(flags, `parley-store-${config.id}`, config.id), servers: where.servers });
   let store: StoreDaemon | undefined;
+  let watch: HomeWatch | undefined;
   try {
-    store = await StoreDaemon.open({ nc, config, self, trust, ca, dataDir: storeDataDir(config.id, flags.home), log: (l) => note(flags, l) });
+    store = await StoreDaemon.open({ nc, config, self, trust, ca, dataDir, log: (l) => note(flags, l) });
     await store.start();
     emit(flags, { id: self.id, home: config.home, categories: config.categories, nats: where.servers, natsSource: where.source, dataDir: store.dataDir, status: 'running' }, (d) =>
       `store ${d.id} running on ${d.nats} for Agent Home ${d.home} (${d.categories.join(', ')}); data in ${d.dataDir}; Ctrl-C to stop`,
     );
+    note(flags, `next: once every store runs, the buyer sends its request (${parleyCommand()} buyer request …)`);
+    // on stderr even under --json: a daemon's health is for the people watching it, stdout stays one document
+    watch = watchHome(nc, config.home, progress);
     await stopped;
   } finally {
-    await shutdown(async () => store?.stop(), nc);
+    watch?.stop();
+    await shutdown(async () => store?.stop(), nc, undefined, store ? `store ${config.id}` : undefined);
   }
 }
 
@@ -108,6 +132,7 @@ export function storeCommand(): Command {
         .description('run the store daemon (data in <home>/store/<id>)')
         .option('--config <file>', 'store config file (format: store/config.ts)')
         .option('--home <dir>', 'Parley data directory (default $PARLEY_HOME or $XDG_DATA_HOME/parley)')
+        .option('--check', 'validate the config, catalogue and identity, test the connection to NATS, and exit')
         .option('--json', 'print one JSON document when running'),
     ),
     "decrypts the store's identity key",

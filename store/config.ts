@@ -30,6 +30,7 @@ import { z } from 'zod';
 import { ContractTemplateSchema, PurchaseRequestSchema, currency, type PurchaseRequest } from '../protocol/commerce.js';
 import { isParleyError, parleyError } from '../protocol/errors.js';
 import { parseJson } from '../protocol/wire.js';
+import { checkJsonFile, parseJsonText } from '../protocol/json-file.js';
 import { BidTermsSchema, MAX_BIDS, concessionPlanShape, listDefects, planDefects, type BidTerms, type ConcessionPlan } from './strategy.js';
 
 export const DEFAULT_COMPLETE_TIMEOUT_MS = 10_000;
@@ -160,8 +161,12 @@ export function loadStoreConfig(path: string): StoreConfig {
   try {
     value = parseJson(bytes, MAX_CONFIG_BYTES);
   } catch (e) {
+    // where: line and column of the syntax error
+    parseJsonText(path, new TextDecoder().decode(bytes), 'ERR_CONFIG');
     throw parleyError('ERR_CONFIG', `${path}: not valid JSON`, e);
   }
+  // each defect as file:line:column, an unknown key with the closest valid one
+  checkJsonFile(path, new TextDecoder().decode(bytes), value, StoreConfigSchema, 'ERR_CONFIG');
   try {
     return parseStoreConfig(value, dirname(resolve(path)));
   } catch (e) {

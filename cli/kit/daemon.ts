@@ -7,19 +7,22 @@
 import type { NatsConnection } from 'nats';
 
 /** Resolves on the first SIGINT or SIGTERM. Call it before starting anything. */
-export function stopSignal(): Promise<void> {
-  return new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
+export function stopSignal(): Promise<NodeJS.Signals> {
+  return new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
   });
 }
 
 /**
- * Runs `stop` then drains `nc`; gives up after `graceMs`. Either way the connection is then
+ * Runs `stop` then drains `nc`; gives up after `graceMs`. With `label` ("store shop-a") it
+ * tells people on stderr: "stopping …", then "… stopped, state saved" (a clean stop), so a
+ * daemon never ends in silence. Either way the connection is then
  * closed and the process exits: a connection that could not drain (the broker is gone) would
  * go on reconnecting, and background timers would keep a stopped daemon alive.
  */
-export async function shutdown(stop: () => Promise<void>, nc: NatsConnection | undefined, graceMs = 5000): Promise<void> {
+export async function shutdown(stop: () => Promise<void>, nc: NatsConnection | undefined, graceMs = 5000, label?: string): Promise<void> {
+  if (label) process.stderr.write(`stopping ${label}: finishing the work in progress…\n`);
   const graceful = (async () => {
     await stop();
     await nc?.drain();
@@ -32,6 +35,7 @@ export async function shutdown(stop: () => Promise<void>, nc: NatsConnection | u
   const clean = await Promise.race([graceful, timedOut]);
   clearTimeout(timer);
   if (!clean) process.stderr.write(`parley: could not stop gracefully within ${graceMs} ms (is NATS reachable?); closing\n`);
+  else if (label) process.stderr.write(`${label} stopped, state saved (work not finished is taken up again at the next start)\n`);
   if (nc && !nc.isClosed()) await Promise.race([nc.close().catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
   process.exit(process.exitCode ?? 0);
 }

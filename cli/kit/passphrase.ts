@@ -30,11 +30,11 @@ export function passphraseFrom(flags: PassphraseFlags): Uint8Array | undefined {
  * encrypted), for `selfFrom`. A missing file is ERR_CONFIG, like the role's other identity
  * files; ERR_KEY_FILE and ERR_PASSPHRASE pass through.
  */
-export function readIdentityKey(path: string, what: string, passphrase: Uint8Array | undefined): string {
+export function readIdentityKey(path: string, what: string, passphrase: Uint8Array | undefined, fix?: string): string {
   try {
     return readPrivateKeyFile(path, passphrase);
   } catch (e) {
-    if (isParleyError(e, 'ERR_FILE_NOT_FOUND')) throw parleyError('ERR_CONFIG', `cannot read ${what} ${path}`, e);
+    if (isParleyError(e, 'ERR_FILE_NOT_FOUND')) throw parleyError('ERR_CONFIG', `cannot read ${what} ${path}${fix ? `: ${fix}` : ''}`, e);
     throw e;
   }
 }

@@ -57,7 +57,7 @@ const buyers = new Map<string, BuyerClient>();
 const followed = new Map<string, { buyer: string; results?: ResultsReply }>();
 
 function startHome(crashAt?: string): ParleyProcess {
-  const p = startParley(['home', 'start', '--work-lease', '1500ms'], { PARLEY_HOME: home, PARLEY_NATS_URL: nats.url, ...(crashAt ? { PARLEY_CRASH_AT: crashAt } : {}) });
+  const p = startParley(['home', 'start', '--join', '--work-lease', '1500ms'], { PARLEY_HOME: home, PARLEY_NATS_URL: nats.url, ...(crashAt ? { PARLEY_CRASH_AT: crashAt } : {}) });
   homes.push(p);
   return p;
 }

@@ -136,7 +136,9 @@ test('loadStoreConfig reads a file and resolves identity paths against its folde
     try {
       loadStoreConfig(file);
     } catch (e) {
-      assert.is((e as Error).message.startsWith(`${file}: catalogue[0].strategy.beta:`), true, (e as Error).message);
+      // file:line:column of the defect, then its path
+      assert.is((e as Error).message.startsWith(`${file}:1:`), true, (e as Error).message);
+      assert.match((e as Error).message, /^[^ ]+:1:\d+: catalogue\[0\]\.strategy\.beta: /);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
