@@ -186,7 +186,7 @@ export function renderResults(docs: ResultDoc[], notes = ''): string {
   out.push('');
   const all = latest.flatMap((d) => d.targets.map((t) => ({ d, t })));
   if (all.length) {
-    out.push(mdTable([['target', 'measured', 'goal', '', 'run'], ...all.map(({ d, t }) => [t.name, t.measured, t.goal, status(t), `${d.bench}, ${when(d)}`])]));
+    out.push(mdTable([['target', 'measured', 'goal', 'status', 'run'], ...all.map(({ d, t }) => [t.name, t.measured, t.goal, status(t), `${d.bench}, ${when(d)}`])]));
     const met = all.filter((x) => x.t.met === true).length;
     const goals = all.filter((x) => x.t.met !== null).length;
     out.push('');
