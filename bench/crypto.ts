@@ -58,10 +58,9 @@ async function rsaRows(bits: RsaKeySize): Promise<{ rows: Row[]; targets: Target
   // the completion's baseline: x^d2 mod n by OpenSSL's public-key path, its KeyObject made
   // once (RSA_NO_PADDING: the bare exponentiation)
   const modexpKey = createPublicKey({ key: { kty: 'RSA', n: bigintToB64u(pub.n), e: bigintToB64u(split.d2) }, format: 'jwk' });
-  const modexpInput = sg1;
-  const modexpFn = () => publicEncryptRaw(modexpKey, modexpInput);
-  const paired = async (fn: () => unknown, base0: () => unknown = baselineFn): Promise<{ sample: Sample; baselineMs: number }> => {
-    const base = await measure(base0);
+  const modexpFn = () => publicEncryptRaw(modexpKey, sg1);
+  const paired = async (fn: () => unknown): Promise<{ sample: Sample; baselineMs: number }> => {
+    const base = await measure(baselineFn);
     const sample = await measure(fn);
     return { sample, baselineMs: base.medianMs };
   };

@@ -248,7 +248,7 @@ function printPhase(p: LoadPhase): void {
 }
 
 /** the Agent Home's process name in a deployment (bench/deploy.ts) */
-const d0Home = 'home-1';
+const HOME_PROCESS = 'home-1';
 
 /** the goals of issue 21; the roles without one are reported beside them */
 const CPU_GOALS: Partial<Record<Role | 'all', number>> = { 'agent-home': 1.5, all: 1.6 };
@@ -408,7 +408,7 @@ export async function run(args: string[] = []): Promise<void> {
     // every process, not only the Agent Home (issue 21)
     const memory = memoryPeaks(rssSamples);
     const worst = memory.reduce((a, b) => (b.ratio > a.ratio ? b : a));
-    const home = memory.find((m) => m.process === d0Home) ?? worst;
+    const home = memory.find((m) => m.process === HOME_PROCESS) ?? worst;
     const fmtPeak = (m: MemoryPeak) => `${m.process} ${m.middleMiB.toFixed(0)} → ${m.lastMiB.toFixed(0)} MiB (${m.ratio.toFixed(2)}x)`;
     console.log('  RSS peaks, middle third → last third:');
     for (const m of memory) console.log(`    ${fmtPeak(m)}`);
