@@ -1,7 +1,18 @@
 /**
- * `npm run bench [-- <name>...]`: runs the named benchmarks (all when none is named).
+ * `npm run bench [-- <name>...]`: runs the named benchmarks (all when none is named), then
+ * rewrites bench/RESULTS.md from bench/results/ (bench/report.ts).
+ * `npm run bench -- --report`: rewrites bench/RESULTS.md only.
  * `npm run bench -- --compare A.json B.json`: compares two result files (bench/compare.ts).
  */
+import { markBenchStart } from './lib.js';
+
+async function report(): Promise<void> {
+  const { writeReport } = await import('./report.js');
+  const { file, skipped } = writeReport();
+  for (const s of skipped) console.error(`report: skipped ${s}`);
+  console.log(`report: ${file}`);
+}
+
 const BENCHES: Record<string, () => Promise<void>> = {
   crypto: async () => (await import('./crypto.js')).run(),
   hop: async () => (await import('./hop.js')).run(),
@@ -31,7 +42,13 @@ if (at >= 0) {
   process.exit(0);
 }
 
-const asked = args.filter((a) => !a.startsWith('-'));
+if (args.includes('--report')) {
+  await report();
+  process.exit(0);
+}
+
+// the words that follow an option taking a value (`--soak 10`) are not benchmark names
+const asked = args.filter((a, i) => !a.startsWith('-') && !/^\d+(\.\d+)?$/.test(a) && !(i > 0 && args[i - 1] === '--keys'));
 const names = asked.length ? asked : Object.keys(BENCHES);
 for (const name of names) {
   const bench = BENCHES[name];
@@ -39,5 +56,9 @@ for (const name of names) {
     console.error(`unknown benchmark ${name}; known: ${Object.keys(BENCHES).join(', ')}`);
     process.exit(2);
   }
+  markBenchStart();
+  const t0 = performance.now();
   await bench();
+  console.log(`bench ${name}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
+await report();

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 
 export const RESULTS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), 'results');
 
@@ -112,15 +112,29 @@ export interface Target {
   name: string;
   measured: string;
   goal: string;
-  met: boolean;
+  /** null: a figure reported beside the targets, with no goal of its own */
+  met: boolean | null;
 }
 
-export function target(name: string, measured: string, goal: string, met: boolean): Target {
+export function target(name: string, measured: string, goal: string, met: boolean | null): Target {
   return { name, measured, goal, met };
 }
 
+/** The one-line form of a target, as printed and as RESULTS.md shows it. */
+export function targetLine(t: Target): string {
+  return `target ${t.name}: ${t.measured} (goal ${t.goal}) ${t.met === null ? 'reported' : t.met ? 'met' : 'missed'}`;
+}
+
 export function printTargets(targets: Target[]): void {
-  for (const t of targets) console.log(`target ${t.name}: ${t.measured} (goal ${t.goal}) ${t.met ? 'met' : 'missed'}`);
+  for (const t of targets) console.log(targetLine(t));
+}
+
+/** The 1-, 5- and 15-minute load averages when the current benchmark started. */
+let loadAtStart = loadavg();
+
+/** Notes the machine's load as a benchmark starts (bench/index.ts calls it before each). */
+export function markBenchStart(): void {
+  loadAtStart = loadavg();
 }
 
 /** Writes one JSON document for this run and returns its path. */
@@ -132,6 +146,8 @@ export function writeResults(bench: string, figures: unknown, targets: Target[])
     bench,
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
+    // the machine is shared: what else ran, as the load average when this benchmark started
+    loadAverageAtStart: loadAtStart.map((x) => Math.round(x * 100) / 100),
     figures,
     targets,
   };

@@ -35,7 +35,7 @@ import { Requests } from '../agents/transport/requests.js';
 import { exampleRules } from '../test/helpers/world.js';
 import type { JsonValue } from '../crypto/canonical.js';
 import type { CryptoOp } from './limit-count.js';
-import { cpuMs } from './cpu.js';
+import { cpuMs, pidCpuMs } from './cpu.js';
 import { measure } from './lib.js';
 
 /** Cost of one operation: `baseUs` + `perByteUs` × message bytes. */
@@ -144,6 +144,8 @@ export interface MessageSizes {
 export interface NatsCosts {
   /** CPU µs (clients + server) per operation */
   requestUs: number;
+  /** the nats-server's part of each figure above (the rest is the clients'), for the priced CPU by role */
+  serverUs: { request: number; publish: number; delivery: number; jsWrite: number };
   publishUs: number;
   /** a publish of a delivery's size (the server sends a stored message to a subscriber) */
   deliveryUs: number;
@@ -154,12 +156,18 @@ export interface NatsCosts {
   sizes: MessageSizes;
 }
 
+/** the server's share of the last cpuPerOp measurement */
+let lastServerShare = 0;
+
 /** CPU µs per run of `op` over `n` sequential runs, this process and the server together. */
 async function cpuPerOp(serverPid: number, n: number, op: (i: number) => Promise<unknown>): Promise<number> {
   for (let i = 0; i < Math.min(200, n); i++) await op(i); // warm-up
   const c0 = cpuMs(serverPid);
+  const s0 = pidCpuMs(serverPid);
   for (let i = 0; i < n; i++) await op(i);
-  return ((cpuMs(serverPid) - c0) * 1000) / n;
+  const total = cpuMs(serverPid) - c0;
+  lastServerShare = total > 0 ? (pidCpuMs(serverPid) - s0) / total : 0;
+  return (total * 1000) / n;
 }
 
 export async function natsCosts(sizes: MessageSizes, n = 2000): Promise<NatsCosts> {
@@ -182,6 +190,7 @@ export async function natsCosts(sizes: MessageSizes, n = 2000): Promise<NatsCost
     // as the JetStream writes below: nats.js's `request` would add its own overhead to each
     const requests = Requests.for(a);
     const requestUs = await cpuPerOp(server.pid, n, () => requests.request('limit.rr', request, 5000));
+    const requestServer = lastServerShare * requestUs;
     const requestLatencyUs = (await measure(() => requests.request('limit.rr', request, 5000), { minRuns: 200, minMs: 200 })).medianMs * 1000;
     // a publish is done when the subscriber has it; batches of 100, as a party publishes and moves on
     const publishCost = async (data: Uint8Array) =>
@@ -192,7 +201,9 @@ export async function natsCosts(sizes: MessageSizes, n = 2000): Promise<NatsCost
         while (received < want) await new Promise((r) => setImmediate(r));
       })) / 100;
     const publishUs = await publishCost(published);
+    const publishServer = lastServerShare * publishUs;
     const deliveryUs = await publishCost(fill(sizes.delivery));
+    const deliveryServer = lastServerShare * deliveryUs;
 
     const jsm = await a.jetstreamManager();
     await jsm.streams.add({ name: 'LIMIT', subjects: ['limit.js.>'] });
@@ -202,11 +213,12 @@ export async function natsCosts(sizes: MessageSizes, n = 2000): Promise<NatsCost
     // awaiting the PubAck): nats.js's js.publish would price every write with its overhead
     const replies = new JetStreamReplies(a, 'stream LIMIT');
     const jsWriteUs = await cpuPerOp(server.pid, n, (i) => replies.publish(`limit.js.${i % 50}`, write));
+    const jsWriteServer = lastServerShare * jsWriteUs;
     const kv = await js.views.kv('limit_read');
     await kv.put('key', fill(sizes.jsRead));
     const reads = new KvClient(a, 'limit_read');
     const jsReadUs = await cpuPerOp(server.pid, n, () => reads.get('key'));
-    return { requestUs, publishUs, deliveryUs, jsWriteUs, jsReadUs, requestLatencyUs, sizes };
+    return { requestUs, publishUs, deliveryUs, jsWriteUs, jsReadUs, requestLatencyUs, sizes, serverUs: { request: requestServer, publish: publishServer, delivery: deliveryServer, jsWrite: jsWriteServer } };
   } finally {
     await Promise.allSettled(conns.map((c) => c.close()));
     await server.stop();

@@ -82,8 +82,10 @@ function rsaExponentOp(key: KeyObject | undefined, privatePath: boolean): Crypto
  * same signature verified by the Agent Home and by the buyer is two verifications, as it is
  * when they run apart; verified twice by one party, one).
  */
-export function countCrypto(party: () => string = () => ''): { stop(): Map<CryptoOp, OpCount>; byParty: Map<string, number> } {
+export function countCrypto(party: () => string = () => ''): { stop(): Map<CryptoOp, OpCount>; byParty: Map<string, number>; perParty: Map<string, Map<CryptoOp, OpCount>> } {
   const counts = new Map<CryptoOp, OpCount>();
+  /** the same counts for each party apart (what each role's priced CPU is made of) */
+  const perParty = new Map<string, Map<CryptoOp, OpCount>>();
   /** calls by party (other than hashes), to see that every call was told whose it is */
   const byParty = new Map<string, number>();
   const seen = new Set<string>();
@@ -94,10 +96,18 @@ export function countCrypto(party: () => string = () => ''): { stop(): Map<Crypt
     const who = party();
     if (op !== 'sha-256') byParty.set(who, (byParty.get(who) ?? 0) + 1);
     const id = `${op}|${who}|${input}`;
+    const mine = perParty.get(who) ?? new Map<CryptoOp, OpCount>();
+    perParty.set(who, mine);
+    const pc = mine.get(op) ?? { count: 0, distinct: 0, bytes: 0, distinctBytes: 0 };
+    mine.set(op, pc);
+    pc.count++;
+    pc.bytes += bytes;
     if (!seen.has(id)) {
       seen.add(id);
       c.distinct++;
       c.distinctBytes += bytes;
+      pc.distinct++;
+      pc.distinctBytes += bytes;
     }
     counts.set(op, c);
   };
@@ -165,6 +175,7 @@ export function countCrypto(party: () => string = () => ''): { stop(): Map<Crypt
   syncBuiltinESMExports();
   return {
     byParty,
+    perParty,
     stop() {
       Object.assign(nodeCrypto, { sign, verify, privateDecrypt, publicEncrypt, hash, createHash, generateKeyPair });
       syncBuiltinESMExports();
@@ -181,6 +192,21 @@ interface Seen {
   reply?: string;
   bytes: number;
   at: number;
+  /** the party whose connection published it (see Wiretap.attribute); none for the server's own */
+  from?: string;
+}
+
+/**
+ * NATS operations by party, for the priced CPU of each role (bench/limit.ts): the requests a
+ * party made and those it answered, its plain publishes and JetStream writes, the stored
+ * messages delivered to its watches (known by the consumer ack it sends back).
+ */
+export interface PartyWire {
+  requests: number;
+  answered: number;
+  publishes: number;
+  jsWrites: number;
+  deliveries: number;
 }
 
 export interface WireCounts {
@@ -200,6 +226,8 @@ export interface WireCounts {
   /** PubAcks, consumer acks, and anything else */
   other: Map<string, number>;
   total: number;
+  /** the operations above by party, where the sender is known ('(unknown)' otherwise) */
+  byParty: Map<string, PartyWire>;
 }
 
 const API_KINDS = ['DIRECT.GET', 'STREAM.MSG.GET', 'STREAM.INFO', 'STREAM.NAMES', 'STREAM.LIST', 'STREAM.CREATE', 'CONSUMER.MSG.NEXT', 'CONSUMER.CREATE', 'CONSUMER.DURABLE.CREATE', 'CONSUMER.INFO', 'CONSUMER.DELETE', 'INFO'];
@@ -216,6 +244,8 @@ export class Wiretap {
   private readonly log: Seen[] = [];
   private readonly acks = new Map<string, string>();
   private sub?: Subscription;
+  /** senders of messages published but not yet seen by the tap, by subject and reply */
+  private readonly senders = new Map<string, string[]>();
   last = Date.now();
 
   constructor(
@@ -231,11 +261,37 @@ export class Wiretap {
       .join('.');
   }
 
+  /**
+   * Tells the tap who sends what: wraps the publish of nats.js's protocol handler (which
+   * every client publish, request and JetStream write ends in, for every connection of this
+   * process) so that each message is noted with `party()` at the time it is sent. Returns
+   * the function that restores it.
+   */
+  attribute(party: () => string): () => void {
+    const proto = Object.getPrototypeOf((this.nc as unknown as { protocol: object }).protocol) as { publish: (subject: string, data: unknown, options?: { reply?: string }) => void };
+    const real = proto.publish;
+    const senders = this.senders;
+    proto.publish = function (this: unknown, subject: string, data: unknown, options?: { reply?: string }) {
+      const key = `${subject} ${options?.reply ?? ''}`;
+      const q = senders.get(key) ?? [];
+      q.push(party());
+      senders.set(key, q);
+      return real.call(this, subject, data, options);
+    };
+    return () => {
+      proto.publish = real;
+    };
+  }
+
   async start(): Promise<void> {
     this.sub = this.nc.subscribe('>', {
       callback: (_e, m) => {
         this.last = Date.now();
-        this.log.push({ subject: m.subject, ...(m.reply ? { reply: m.reply } : {}), bytes: m.data.length, at: this.last });
+        const key = `${m.subject} ${m.reply ?? ''}`;
+        const q = this.senders.get(key);
+        const from = q?.shift();
+        if (q && !q.length) this.senders.delete(key);
+        this.log.push({ subject: m.subject, ...(m.reply ? { reply: m.reply } : {}), bytes: m.data.length, at: this.last, ...(from ? { from } : {}) });
         if (m.subject.startsWith('_INBOX') && m.data.length < 300) {
           // a PubAck: {"stream":"…","seq":n} (with "domain" or "duplicate" at times)
           try {
@@ -260,6 +316,7 @@ export class Wiretap {
   reset(): void {
     this.log.length = 0;
     this.acks.clear();
+    this.senders.clear();
   }
 
   stop(): void {
@@ -277,14 +334,25 @@ export class Wiretap {
       deliveries: new Map(),
       other: new Map(),
       total: this.log.length,
+      byParty: new Map(),
     };
     const other = (k: string) => w.other.set(k, (w.other.get(k) ?? 0) + 1);
+    const party = (who: string | undefined): PartyWire => {
+      const id = who ?? '(unknown)';
+      const p = w.byParty.get(id) ?? { requests: 0, answered: 0, publishes: 0, jsWrites: 0, deliveries: 0 };
+      w.byParty.set(id, p);
+      return p;
+    };
+    // who acknowledged each delivery: the party it was delivered to
+    const ackedBy = new Map<string, string | undefined>();
+    for (const m of this.log) if (m.subject.startsWith('$JS.ACK.')) ackedBy.set(m.subject, m.from);
     // what each reply inbox was given for: a JetStream API request or another request
     const awaiting = new Map<string, 'api' | 'request'>();
     for (const m of this.log) {
       if (m.reply?.startsWith('$JS.ACK.')) {
         // $JS.ACK.<stream>.<consumer>.…
         bump(w.deliveries, m.reply.split('.')[2] ?? '?', m.bytes);
+        party(ackedBy.get(m.reply)).deliveries++;
         continue;
       }
       if (m.reply && !this.acks.has(m.reply)) awaiting.set(m.reply, m.subject.startsWith('$JS.API.') ? 'api' : 'request');
@@ -298,19 +366,28 @@ export class Wiretap {
         } else if (kind === 'request') {
           w.replies.count++;
           w.replies.bytes += m.bytes;
+          party(m.from).answered++;
         } else other('inbox message (consumer delivery)');
       } else if (m.subject.startsWith('$KV.')) {
         // a KV write, acknowledged or not (a refused compare-and-set gets an error instead)
         bump(w.jsWrites, `KV_${m.subject.split('.')[1]}`, m.bytes);
+        party(m.from).jsWrites++;
       } else if (m.subject.startsWith('$JS.API.')) {
         const rest = m.subject.slice('$JS.API.'.length);
         const kind = API_KINDS.find((k) => rest === k || rest.startsWith(k + '.')) ?? rest.split('.').slice(0, 2).join('.');
         w.jsApi.set(kind, (w.jsApi.get(kind) ?? 0) + 1);
       } else if (m.subject.startsWith('$JS.ACK.')) other('JetStream consumer ack');
       else if (m.subject.startsWith('$JS.EVENT.')) other('JetStream advisory (server)');
-      else if (m.reply && this.acks.has(m.reply)) bump(w.jsWrites, this.acks.get(m.reply)!, m.bytes);
-      else if (m.reply) bump(w.requests, this.normalise(m.subject), m.bytes);
-      else bump(w.publishes, this.normalise(m.subject), m.bytes);
+      else if (m.reply && this.acks.has(m.reply)) {
+        bump(w.jsWrites, this.acks.get(m.reply)!, m.bytes);
+        party(m.from).jsWrites++;
+      } else if (m.reply) {
+        bump(w.requests, this.normalise(m.subject), m.bytes);
+        party(m.from).requests++;
+      } else {
+        bump(w.publishes, this.normalise(m.subject), m.bytes);
+        party(m.from).publishes++;
+      }
     }
     return w;
   }

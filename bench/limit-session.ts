@@ -33,6 +33,8 @@ export interface SessionCounts {
   wire: WireCounts;
   /** crypto calls (hashes apart) of the counted session, by the party that made them */
   cryptoByParty: Map<string, number>;
+  /** the crypto counts of each party apart ('agent-home', 'buyer', 'm01', …) */
+  cryptoPerParty: Map<string, Map<CryptoOp, OpCount>>;
   /** bids revealed and judged by the Negotiation Agents */
   reveals: number;
   agreements: number;
@@ -74,6 +76,7 @@ export async function countSession(shape: SessionShape): Promise<SessionCounts> 
   try {
     await startStores(world, shape);
     const tap = new Wiretap(await world.nats.connect('wiretap'), new Set([...world.stores.keys(), 'limit-buyer']));
+    const unattribute = tap.attribute(partyName);
     await tap.start();
     const { client } = await party.run('buyer', () => world.buyer('limit-buyer'));
     const keys = [await newSessionKey(2048), await newSessionKey(2048), await newSessionKey(2048)];
@@ -113,6 +116,7 @@ export async function countSession(shape: SessionShape): Promise<SessionCounts> 
     }
     const crypto = counter.stop();
     tap.stop();
+    unattribute();
     // every call must have been told whose it is, or the per-party count means nothing
     const unknown = counter.byParty.get('(none)') ?? 0;
     if (unknown) throw new Error(`${unknown} crypto calls of the counted session belong to no party: ${JSON.stringify([...counter.byParty])}`);
@@ -120,6 +124,7 @@ export async function countSession(shape: SessionShape): Promise<SessionCounts> 
       shape,
       crypto,
       cryptoByParty: counter.byParty,
+      cryptoPerParty: counter.perParty,
       wire: tap.counts(),
       reveals: counted.results.progress.offersEvaluated,
       agreements: counted.results.agreements.length,

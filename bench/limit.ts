@@ -76,6 +76,58 @@ export interface LimitResult {
   messages: Array<{ kind: string; subject: string; count: number; bytes: number }>;
   counts: { reveals: number; agreements: number; wallMs: number; cryptoByParty: Record<string, number> };
   costs: { nats: NatsCosts; keygenUs: number };
+  /**
+   * The limit's CPU ms per session by role, the roles `load` measures as processes: each
+   * party's own distinct crypto, and its part of the NATS operations it takes part in (see
+   * pricedByRole). Sums to cpuMsPerSession, less `unattributed`.
+   */
+  byRole: RolePrice;
+}
+
+export type Role = 'agent-home' | 'stores' | 'buyers' | 'nats-server';
+export type RolePrice = Record<Role | 'unattributed', number>;
+
+/** the role of a party of the counted session (limit-session.ts names them) */
+export function roleOf(party: string): Role | 'unattributed' {
+  if (party === 'agent-home') return 'agent-home';
+  if (party === 'buyer') return 'buyers';
+  if (/^m\d+$/.test(party)) return 'stores';
+  return 'unattributed';
+}
+
+/**
+ * The limit split by role. Crypto: each party's distinct operations at the prices of the
+ * limit (Ed25519 in OpenSSL), plus the sealed box and at-rest rows by reading the code (the
+ * buyer seals: two X25519 and the symmetric part; the Agent Home opens: one X25519 and the
+ * symmetric part, and encrypts and decrypts the escrow at rest). NATS: the server's part of
+ * each operation to nats-server; the clients' part of a request half to the party that asked
+ * and half to the one that answered, of a publish or a JetStream write to its sender, of a
+ * delivery to the watch's party (known by its consumer ack). What the tap cannot attribute
+ * (a message from no known party) is `unattributed`.
+ */
+export function pricedByRole(c: SessionCounts, crypto: CryptoCosts, nats: NatsCosts): RolePrice {
+  const us: RolePrice = { 'agent-home': 0, stores: 0, buyers: 0, 'nats-server': 0, unattributed: 0 };
+  for (const [party, ops] of c.cryptoPerParty) {
+    for (const [op, n] of ops) {
+      const cost = crypto.ops.get(op);
+      if (cost) us[roleOf(party)] += n.distinct * cost.baseUs + n.distinctBytes * cost.perByteUs;
+    }
+  }
+  us.buyers += 2 * crypto.x25519OpensslUs + crypto.sealSymmetricUs;
+  us['agent-home'] += crypto.x25519OpensslUs + crypto.sealSymmetricUs + crypto.atRestEncryptUs + crypto.atRestDecryptUs;
+  const client = (total: number, server: number) => Math.max(0, total - server);
+  for (const [party, p] of c.wire.byParty) {
+    const r = roleOf(party);
+    us[r] += ((p.requests + p.answered) / 2) * client(nats.requestUs, nats.serverUs.request);
+    us[r] += p.publishes * client(nats.publishUs, nats.serverUs.publish);
+    us[r] += p.jsWrites * client(nats.jsWriteUs, nats.serverUs.jsWrite);
+    us[r] += p.deliveries * client(nats.deliveryUs, nats.serverUs.delivery);
+  }
+  const sum = (m: Map<string, { count: number }>) => [...m.values()].reduce((t, v) => t + v.count, 0);
+  us['nats-server'] += sum(c.wire.requests) * nats.serverUs.request + sum(c.wire.publishes) * nats.serverUs.publish + sum(c.wire.jsWrites) * nats.serverUs.jsWrite + sum(c.wire.deliveries) * nats.serverUs.delivery;
+  const ms = {} as RolePrice;
+  for (const k of Object.keys(us) as Array<keyof RolePrice>) ms[k] = us[k] / 1000;
+  return ms;
 }
 
 function rowsFor(c: SessionCounts, crypto: CryptoCosts, nats: NatsCosts): LimitRow[] {
@@ -166,6 +218,7 @@ export async function priceLimit(counts: SessionCounts): Promise<LimitResult> {
     messages: messageList(w),
     counts: { reveals: counts.reveals, agreements: counts.agreements, wallMs: counts.wallMs, cryptoByParty: Object.fromEntries(counts.cryptoByParty) },
     costs: { nats, keygenUs: crypto.keygenUs },
+    byRole: pricedByRole(counts, crypto, nats),
   };
 }
 
@@ -197,6 +250,7 @@ export async function run(): Promise<void> {
     ]),
   );
   console.log(`crypto calls by party (hashes apart; an operation is distinct per party): ${Object.entries(r.counts.cryptoByParty).sort().map(([p, n]) => `${p} ${n}`).join(', ')}`);
+  console.log(`limit by role, CPU ms per session: ${Object.entries(r.byRole).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
   console.log(`NATS costs are CPU (clients + nats-server) per operation on a fresh server; one request/reply takes ${f(r.costs.nats.requestLatencyUs)} µs wall-clock`);
   console.log(`session key generation (buyer, ahead of time, not in the limit): ${f(r.costs.keygenUs)} µs`);
   console.log('sessions/s = cores / CPU-seconds per session');
