@@ -10,6 +10,8 @@
  *               to the Agent Home, and register/resolve/key requests
  *   buyer       sends requests only: notify/results/abort/mailbox/key to the Agent Home,
  *               contract offer/complete to any store
+ *   console     reads the Agent Home's records for `parley home console` (agent-home/console-access.ts):
+ *               JetStream API reads and watches of those buckets and streams only, nothing else
  *
  * Everything not allowed is denied by the server. Replies travel on per-party inboxes
  * (`_INBOX_<id>.…`, nats.js `inboxPrefix`), so no party can subscribe to another's replies;
@@ -22,9 +24,10 @@
  */
 import { fromPublic } from 'nkeys.js';
 import { parleyError } from '../protocol/errors.js';
+import { consolePermissions } from './console-access.js';
 import { checkPartyId, JETSTREAM_SUBJECTS, subjectPatterns, subjects, SYSTEM_SUBJECTS, type HomeOp } from '../protocol/subjects.js';
 
-export const BROKER_ROLES = ['agent-home', 'merchant', 'buyer'] as const;
+export const BROKER_ROLES = ['agent-home', 'merchant', 'buyer', 'console'] as const;
 export type BrokerRole = (typeof BROKER_ROLES)[number];
 
 export interface BrokerParty {
@@ -88,6 +91,8 @@ export function partyPermissions(role: BrokerRole, id: string, home: string): Pe
         allowResponses: false,
         deny: [...SYSTEM_SUBJECTS],
       };
+    case 'console':
+      return consolePermissions(inbox);
     default:
       throw parleyError('ERR_CONFIG', `unknown broker role ${JSON.stringify(role)}`);
   }
@@ -153,7 +158,7 @@ function userBlock(p: BrokerParty, home: string): string {
 /** The whole configuration file. */
 export function brokerConfig(input: BrokerConfigInput): string {
   checkParties(input.home, input.parties);
-  const order: Record<BrokerRole, number> = { 'agent-home': 0, merchant: 1, buyer: 2 };
+  const order: Record<BrokerRole, number> = { 'agent-home': 0, merchant: 1, buyer: 2, console: 3 };
   const parties = [...input.parties].sort((a, b) => order[a.role] - order[b.role] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return [
     `# nats-server configuration for Parley Agent Home ${input.home}.`,

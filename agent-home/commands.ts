@@ -20,6 +20,7 @@ import { AgentHome } from './service.js';
 import { loadOrCreateSecrets } from './secrets.js';
 import { parseCertificate } from '../crypto/x509/index.js';
 import { passphraseFrom, readIdentityKey, withPassphraseOption, type PassphraseFlags } from '../cli/kit/passphrase.js';
+import { registerConsoleCommand } from './console-command.js';
 import { brokerConfigFile, localBroker, registerInitCommand, withBrokerCredentials } from './init-command.js';
 
 interface HomeFlags extends OutputOptions, NatsFlags, PassphraseFlags {
@@ -178,5 +179,6 @@ export function homeCommand(): Command {
       .option('--cert <file>', 'Agent Home certificate (default <home>/agent-home/home.pem)'),
   ).action(action(runAudit));
   registerInitCommand(home);
+  registerConsoleCommand(home);
   return home;
 }
