@@ -258,3 +258,13 @@ export async function startConsole(role: ConsoleRole, opts: ConsoleOptions = {})
     },
   };
 }
+
+/** A browser file of agents/console/web/, as text (the buyer's report inlines them). */
+export function webAsset(name: string): string {
+  return readFileSync(join(WEB_DIR, name), 'utf8');
+}
+
+/** uPlot's own files: `uPlot.iife.min.js` (a classic script), `uPlot.min.css`. */
+export function uplotAsset(name: 'uPlot.iife.min.js' | 'uPlot.min.css'): string {
+  return readFileSync(join(dirname(require.resolve('uplot')), name), 'utf8');
+}

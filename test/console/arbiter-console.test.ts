@@ -21,7 +21,7 @@ let cons: RunningConsole;
 let consoleNc: NatsConnection;
 let sn: string;
 /** non-transparent pixels of a canvas (run in the page; the test build has no DOM types) */
-const INKED = `(c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }` as unknown as (c: unknown) => number;
+const INKED = new Function('c', "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n;") as (c: unknown) => number;
 const token = () => new URL(cons.url).searchParams.get('token')!;
 
 test.before(async () => {

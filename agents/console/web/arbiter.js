@@ -3,6 +3,12 @@
 // says one of its records changed.
 import uPlot from './uplot.js';
 import { api, badge, debounce, el, live, nav, section, show, table, time } from './dom.js';
+
+// a render that finished after a newer one started (slow fetch, quick navigation) is dropped
+let gen = 0;
+const display = (my, ...nodes) => {
+  if (my === gen) show(...nodes);
+};
 import { concessionChart, TERMS } from './chart.js';
 
 let current = { view: 'sessions', sn: undefined, term: 'price', filter: '' };
@@ -17,6 +23,7 @@ function route() {
 }
 
 async function render() {
+  gen++;
   try {
     if (current.view === 'session') return await renderSession(current.sn);
     if (current.view === 'audit') return await renderAudit();
@@ -28,6 +35,7 @@ async function render() {
 }
 
 async function renderSessions() {
+  const my = gen;
   const d = await api('sessions');
   const statuses = [...new Set(d.sessions.map((s) => s.status))].sort();
   const filter = el('select', { id: 'status-filter', onchange: (e) => { current.filter = e.target.value; render(); } }, el('option', { value: '' }, 'all'), statuses.map((s) => el('option', { value: s, selected: s === current.filter }, s)));
@@ -41,7 +49,7 @@ async function renderSessions() {
         el('td', { class: 'num' }, s.invited), el('td', { class: 'num' }, s.visited), el('td', { class: 'num' }, s.skipped),
         el('td', { class: 'num' }, s.bidding), el('td', { class: 'num' }, s.agreements),
         el('td', {}, time(s.started)), el('td', {}, time(s.lastActivity))));
-  show(section(`Sessions (${d.sessions.length})`, el('label', {}, 'status ', filter),
+  display(my, section(`Sessions (${d.sessions.length})`, el('label', {}, 'status ', filter),
     table(['session', 'status', 'category', 'item', 'invited', 'visited', 'skipped', 'bidding', 'agreements', 'started', 'last activity'], rows)));
 }
 
@@ -51,8 +59,9 @@ function offersOf(d) {
 }
 
 async function renderSession(sn) {
+  const my = gen;
   const d = await api(`session?sn=${encodeURIComponent(sn)}`);
-  if (!d) return show(section('Session', el('p', {}, `no session ${sn}`)));
+  if (!d) return display(my, section('Session', el('p', {}, `no session ${sn}`)));
   const s = d.session;
   const info = el('div', { class: 'kv' },
     el('b', {}, 'session'), el('span', { id: 'sn' }, s.sn),
@@ -89,7 +98,7 @@ async function renderSession(sn) {
         el('h3', {}, 'evidence (signed audit records)'), x.evidence.map((e) => el('pre', {}, `#${e.seq} ${e.event} ${time(e.at)}\n${JSON.stringify(e.details, null, 1)}`))) : null);
   });
 
-  show(
+  display(my, 
     section('Session', info),
     section('Invite Agent route (verified visit log)', visits),
     section('Concession chart', el('label', {}, 'term ', menu), chartBox),
@@ -98,20 +107,22 @@ async function renderSession(sn) {
     section('Exchanges and disputes', exchanges.length ? exchanges : el('p', { class: 'muted' }, 'no agreement yet')),
     section('Audit events of this session', table(['seq', 'event', 'at'], d.events.map((e) => el('tr', {}, el('td', { class: 'num' }, e.seq), el('td', {}, e.event), el('td', {}, time(e.at)))))),
   );
-  concessionChart(uPlot, chartBox, offersOf(d), current.term);
+  if (my === gen) concessionChart(uPlot, chartBox, offersOf(d), current.term);
 }
 
 async function renderAudit() {
+  const my = gen;
   const d = await api('audit');
   const v = d.verified;
   const status = !v ? el('p', {}, 'not verified (no Agent Home certificate given)') : v.ok ? el('p', { id: 'audit-status' }, badge('verified', 'ok'), ` up to record ${v.records}`) : el('p', { id: 'audit-status' }, badge('broken'), ` first broken record: ${v.firstBroken.seq} (${v.firstBroken.reason})`);
-  show(section('Audit log', status, table(['seq', 'event', 'session', 'at', 'details'], d.records.map((r) =>
+  display(my, section('Audit log', status, table(['seq', 'event', 'session', 'at', 'details'], d.records.map((r) =>
     r.unreadable ? el('tr', {}, el('td', {}, r.seq), el('td', { colspan: 4 }, 'unreadable')) : el('tr', {}, el('td', { class: 'num' }, r.seq), el('td', {}, r.event), el('td', {}, r.sn ? r.sn.slice(0, 12) + '…' : ''), el('td', {}, time(r.at)), el('td', {}, el('pre', {}, JSON.stringify(r.details))))))));
 }
 
 async function renderDirectory() {
+  const my = gen;
   const d = await api('directory');
-  show(section(`Directory (${d.merchants.length} merchants)`, table(['merchant', 'name', 'categories', 'registered'], d.merchants.map((m) =>
+  display(my, section(`Directory (${d.merchants.length} merchants)`, table(['merchant', 'name', 'categories', 'registered'], d.merchants.map((m) =>
     el('tr', { class: 'merchant' }, el('td', {}, m.id), el('td', {}, m.name), el('td', {}, m.categories.join(', ')), el('td', {}, time(m.registeredAt)))))));
 }
 
