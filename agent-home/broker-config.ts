@@ -14,6 +14,8 @@
  *               other parties' inboxes
  *   buyer       sends requests only: notify/results/abort/mailbox/key to the Agent Home,
  *               contract offer/complete to any store
+ *   console     reads the Agent Home's records for `parley home console` (agent-home/console-access.ts):
+ *               JetStream API reads and watches of those buckets and streams only, nothing else
  *
  * Everything not allowed is denied by the server. Replies travel on per-party inboxes
  * (`_INBOX_<id>.…`, nats.js `inboxPrefix`), so no party can subscribe to another's replies.
@@ -30,9 +32,10 @@
  */
 import { fromPublic } from 'nkeys.js';
 import { parleyError } from '../protocol/errors.js';
+import { consolePermissions } from './console-access.js';
 import { checkPartyId, JETSTREAM_SUBJECTS, subjectPatterns, subjects, SYSTEM_SUBJECTS, type HomeOp } from '../protocol/subjects.js';
 
-export const BROKER_ROLES = ['agent-home', 'merchant', 'buyer'] as const;
+export const BROKER_ROLES = ['agent-home', 'merchant', 'buyer', 'console'] as const;
 export type BrokerRole = (typeof BROKER_ROLES)[number];
 
 export interface BrokerParty {
@@ -105,6 +108,8 @@ export function partyPermissions(user: BrokerUser, id: string, home: string, par
         subscribe: [subjectPatterns.inbox(id)],
         deny: [...SYSTEM_SUBJECTS],
       };
+    case 'console':
+      return consolePermissions(subjectPatterns.inbox(id));
     default:
       throw parleyError('ERR_CONFIG', `unknown broker role ${JSON.stringify(user)}`);
   }
@@ -186,7 +191,7 @@ function userBlocks(p: BrokerParty, home: string, parties: readonly string[]): s
 /** The whole configuration file. */
 export function brokerConfig(input: BrokerConfigInput): string {
   checkParties(input.home, input.parties);
-  const order: Record<BrokerRole, number> = { 'agent-home': 0, merchant: 1, buyer: 2 };
+  const order: Record<BrokerRole, number> = { 'agent-home': 0, merchant: 1, buyer: 2, console: 3 };
   const parties = [...input.parties].sort((a, b) => order[a.role] - order[b.role] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const ids = parties.map((p) => p.id);
   return [

@@ -27,6 +27,7 @@ import { connectHome } from './connections.js';
 import { loadOrCreateSecrets } from './secrets.js';
 import { parseCertificate } from '../crypto/x509/index.js';
 import { passphraseFrom, readIdentityKey, withPassphraseOption, type PassphraseFlags } from '../cli/kit/passphrase.js';
+import { registerConsoleCommand } from './console-command.js';
 import { brokerConfigFile, localBroker, registerInitCommand, withBrokerCredentials } from './init-command.js';
 
 /** What a missing identity file says: the command that creates it. */
@@ -269,5 +270,6 @@ export function homeCommand(): Command {
     'decrypts the Agent Home key that seals the evidence',
   ).action(action(runEvidence));
   registerInitCommand(home);
+  registerConsoleCommand(home);
   return home;
 }

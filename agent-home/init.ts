@@ -8,6 +8,7 @@
  *   tls/server.pem, .key  the server's certificate for 127.0.0.1 and localhost (key 0600)
  *   nkeys/<id>.nk         each party's nkey seed (0600), handed to that party only
  *   nkeys/<home>.service.nk  the Agent Home's second seed: the user that answers requests
+ *                         (`console`: the read-only party of `parley home console`, always added)
  *
  * Adding a party keeps every existing key and rewrites parties.json and server.conf.
  * Every file is written atomically; seeds and private keys are never printed.
@@ -21,6 +22,7 @@ import { createFileAtomic, readJsonFile, writeFileAtomic, writeJsonAtomic } from
 import { createTlsCa, issueTlsServerCertificate, type TlsKeyPair } from '../crypto/x509/tls.js';
 import { parleyError } from '../protocol/errors.js';
 import { checkPartyId } from '../protocol/subjects.js';
+import { CONSOLE_PARTY } from './console-access.js';
 import { brokerConfig, checkParties, inboxPrefixOf, isBrokerRole, type BrokerParty, type BrokerRole } from './broker-config.js';
 
 /** Names the server certificate is for: clients dial the loopback address. */
@@ -69,7 +71,7 @@ export function parsePartySpec(spec: string): PartySpec {
   const i = spec.indexOf(':');
   const role = spec.slice(0, i);
   const id = spec.slice(i + 1);
-  if (i < 0 || !isBrokerRole(role)) throw parleyError('ERR_CONFIG', `${JSON.stringify(spec)}: expected role:id with role agent-home, merchant or buyer`);
+  if (i < 0 || !isBrokerRole(role)) throw parleyError('ERR_CONFIG', `${JSON.stringify(spec)}: expected role:id with role agent-home, merchant, buyer or console`);
   checkPartyId(id);
   return { role, id };
 }
@@ -172,7 +174,10 @@ export async function initBroker(opts: InitOptions): Promise<BrokerSummary> {
   const paths = brokerPaths(opts.dir);
   checkPartyId(opts.home, 'home id');
   if (existsSync(paths.parties) && !opts.force) throw parleyError('ERR_FILE_EXISTS', `${paths.dir} already holds a broker; use --add-party to add parties, or --force to start over`);
-  const specs = dedupe([{ role: 'agent-home', id: opts.home }, ...(opts.parties ?? [])]);
+  const given = opts.parties ?? [];
+  // the read-only party of `parley home console`, unless the list names one (or the id is taken)
+  const consoleParty: PartySpec[] = given.some((p) => p.role === 'console' || p.id === CONSOLE_PARTY) || opts.home === CONSOLE_PARTY ? [] : [{ role: 'console', id: CONSOLE_PARTY }];
+  const specs = dedupe([{ role: 'agent-home', id: opts.home }, ...given, ...consoleParty]);
   const others = specs.filter((s) => s.role === 'agent-home' && s.id !== opts.home);
   if (others.length) throw parleyError('ERR_CONFIG', `the Agent Home is ${opts.home}; another agent-home party (${others[0]!.id}) cannot be added`);
   mkdirSync(join(paths.dir, 'nkeys'), { recursive: true, mode: 0o700 });

@@ -154,20 +154,26 @@ export class HomeState {
     private readonly jsm: JetStreamManager,
   ) {}
 
-  static async open(nc: NatsConnection, opts: { replicas?: number } = {}): Promise<HomeState> {
+  /**
+   * `readOnly` (the console party): binds to the buckets that exist and creates nothing; the
+   * buckets it may not read (escrow, replies) are bound but never read.
+   */
+  static async open(nc: NatsConnection, opts: { replicas?: number; readOnly?: boolean } = {}): Promise<HomeState> {
     const js = nc.jetstream();
-    const jsm = await nc.jetstreamManager();
+    const jsm = await nc.jetstreamManager({ checkAPI: !opts.readOnly });
     const replicas = opts.replicas ?? 1;
     const clients = new Map<KV, KvClient>();
     const kv = async (name: string, ttl?: number) => {
-      const view = await js.views.kv(name, { history: 1, replicas, ...(ttl ? { ttl } : {}) });
+      const view = await js.views.kv(name, opts.readOnly ? { bindOnly: true } : { history: 1, replicas, ...(ttl ? { ttl } : {}) });
       clients.set(view, new KvClient(nc, name));
       return view;
     };
-    try {
-      await jsm.streams.info(MAILBOX_STREAM);
-    } catch {
-      await jsm.streams.add({ name: MAILBOX_STREAM, subjects: ['parley.v1.mailbox.>'], num_replicas: replicas, allow_direct: true, duplicate_window: 24 * 3600 * 1e9 });
+    if (!opts.readOnly) {
+      try {
+        await jsm.streams.info(MAILBOX_STREAM);
+      } catch {
+        await jsm.streams.add({ name: MAILBOX_STREAM, subjects: ['parley.v1.mailbox.>'], num_replicas: replicas, allow_direct: true, duplicate_window: 24 * 3600 * 1e9 });
+      }
     }
     return new HomeState(
       clients,

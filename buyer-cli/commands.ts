@@ -29,6 +29,7 @@ import { writeFileAtomic } from '../agents/storage/atomic-file.js';
 import { parseDuration } from '../cli/kit/duration.js';
 import { BuyerFiles } from './state.js';
 import { BuyerClient } from './client.js';
+import { registerReportCommand } from './report.js';
 
 interface Flags extends OutputOptions, NatsFlags, PassphraseFlags {
   home?: string;
@@ -361,5 +362,6 @@ export function buyerCommand(): Command {
   common(buyer.command('contracts').description('your exchanges and contract files')).action(action(runContracts));
   common(buyer.command('inbox').description("read what the Agent Home kept for you (countersignatures after a resolution)")).action(action(runInbox));
   common(buyer.command('abort').description('abort an exchange whose countersignature never came').argument('<contractId>', 'contract id (see `parley buyer contracts`)')).action(action(runAbort));
+  registerReportCommand(buyer);
   return buyer;
 }

@@ -56,6 +56,11 @@ export const PROTOCOL_ERROR_CODES = {
   ERR_EXCHANGE_STATE: 'exchange is not in a state that allows this',
   ERR_ESCROW_INVALID: 'escrowed key half does not complete the signature',
   ERR_EVIDENCE_INVALID: 'evidence file does not verify',
+  ERR_CONSOLE_TOKEN: 'console token missing or wrong',
+  ERR_CONSOLE_HOST: 'console request for another host name (DNS rebinding)',
+  ERR_CONSOLE_ORIGIN: 'console request from another site',
+  ERR_CONSOLE_READ_ONLY: 'the console is read-only',
+  ERR_CONSOLE_NOT_FOUND: 'no such console page or record',
 } as const;
 
 export const ERROR_CODES = { ...CRYPTO_ERROR_CODES, ...PROTOCOL_ERROR_CODES } as const;

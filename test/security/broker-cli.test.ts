@@ -66,8 +66,8 @@ test('init writes the CA, the server certificate, one seed per party and the con
   assert.is(r.status, 0, r.stderr + r.stdout);
   const out = jsonOf<InitJson>(r);
   assert.is(out.home, 'home', 'the Agent Home id comes from its certificate');
-  assert.equal(out.parties.map((p) => `${p.role}:${p.id}`).sort(), ['agent-home:home', 'buyer:alice', 'merchant:shop-a']);
-  assert.equal(out.added.sort(), ['alice', 'home', 'shop-a']);
+  assert.equal(out.parties.map((p) => `${p.role}:${p.id}`).sort(), ['agent-home:home', 'buyer:alice', 'console:console', 'merchant:shop-a'], 'the read-only console party is always added');
+  assert.equal(out.added.sort(), ['alice', 'console', 'home', 'shop-a']);
   const paths = brokerPaths(dir);
   assert.is(out.config, paths.config);
   const conf = readFileSync(paths.config, 'utf8');
