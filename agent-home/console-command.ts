@@ -18,6 +18,7 @@ import { parleyHome } from '../cli/kit/home-dir.js';
 import { readText } from '../cli/kit/read-text.js';
 import { stopSignal } from '../cli/kit/daemon.js';
 import { action, UsageError, type OutputOptions } from '../cli/kit/output.js';
+import { consoleLine, parsePort, withConsoleOptions, type ConsoleFlags } from '../cli/kit/console-flags.js';
 import { clientNatsOptions, natsOptionsFrom, withNatsOptions, type NatsFlags } from '../cli/kit/nats-options.js';
 import { HomeState } from './state.js';
 import { arbiterConsole } from './console.js';
@@ -25,19 +26,10 @@ import { CONSOLE_PARTY } from './console-access.js';
 import { brokerConnection } from './init.js';
 import { localBroker } from './init-command.js';
 
-interface ConsoleFlags extends OutputOptions, NatsFlags {
+interface HomeConsoleFlags extends OutputOptions, NatsFlags, ConsoleFlags {
   home?: string;
-  host?: string;
-  port?: string;
   ca?: string;
   cert?: string;
-}
-
-export function parsePort(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError('--port must be 0 to 65535');
-  return n;
 }
 
 /** Starts the arbiter console on an open connection (also used by `parley demo --console`). */
@@ -54,7 +46,7 @@ export async function startArbiterConsole(nc: NatsConnection, opts: { homeId: st
   };
 }
 
-async function runConsole(flags: ConsoleFlags): Promise<void> {
+async function runConsole(flags: HomeConsoleFlags): Promise<void> {
   const stopped = stopSignal();
   const dataDir = parleyHome(flags.home);
   const port = parsePort(flags.port);
@@ -75,7 +67,7 @@ async function runConsole(flags: ConsoleFlags): Promise<void> {
     homeId = v.id;
   }
   const c = await startArbiterConsole(nc, { homeId, publicKey, host: flags.host, port });
-  process.stderr.write(`console: ${c.url}\n`);
+  process.stderr.write(consoleLine(c.url));
   await stopped;
   await c.close();
   await nc.close();
@@ -83,14 +75,14 @@ async function runConsole(flags: ConsoleFlags): Promise<void> {
 }
 
 export function registerConsoleCommand(home: Command): void {
-  withNatsOptions(
+  const cmd = withNatsOptions(
     home
       .command('console')
       .description("arbiter: a read-only web console of the Agent Home's sessions, bids, exchanges, audit log and directory (prints its URL)")
-      .option('--home <dir>', 'Parley data directory')
-      .option('--host <address>', 'address to listen on (default 127.0.0.1)')
-      .option('--port <n>', 'port (default: a free one)')
-      .option('--ca <file>', 'CA certificate (default <home>/agent-home/ca.pem)')
-      .option('--cert <file>', 'Agent Home certificate, to verify the audit log (default <home>/agent-home/home.pem)'),
-  ).action(action(runConsole));
+      .option('--home <dir>', 'Parley data directory'),
+  );
+  withConsoleOptions(cmd)
+    .option('--ca <file>', 'CA certificate (default <home>/agent-home/ca.pem)')
+    .option('--cert <file>', 'Agent Home certificate, to verify the audit log (default <home>/agent-home/home.pem)')
+    .action(action(runConsole));
 }

@@ -3,6 +3,7 @@
  *
  *   parley store start     --config store.json [--home DIR] [--nats URL] [--passphrase-file F] [--json]
  *   parley store contracts [--config store.json | --id ID] [--home DIR] [--json]
+ *   parley store console   --config store.json [--home DIR] [--host H] [--port P]
  *
  * The store keeps its files in `<home>/store/<id>` (store/files.ts). NATS: --nats, else the
  * config's `nats`, else PARLEY_NATS_URL, else the embedded server of `<home>` if one runs.
@@ -27,6 +28,7 @@ import { loadStoreConfig, type StoreConfig } from './config.js';
 import { StoreDaemon } from './daemon.js';
 import { watchHome, type HomeWatch } from './home-watch.js';
 import { listContracts, type ContractSummary } from './listing.js';
+import { registerStoreConsoleCommand } from './console-command.js';
 
 interface StoreFlags extends OutputOptions, NatsFlags, PassphraseFlags {
   check?: boolean;
@@ -145,5 +147,6 @@ export function storeCommand(): Command {
     .option('--home <dir>', 'Parley data directory')
     .option('--json', 'print one JSON document')
     .action(action(runContracts));
+  registerStoreConsoleCommand(store, storeDataDir);
   return store;
 }

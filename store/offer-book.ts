@@ -50,13 +50,25 @@ export interface DispatchRecord {
   error?: WireError;
 }
 
-const offerKey = (sn: string) => `offer.${sn}`;
-const sentKey = (sn: string) => `sent.${sn}`;
+/** An invitation the store declined: kept for the merchant's console (`parley store console`). */
+export interface DeclineRecord {
+  v: 1;
+  sn: string;
+  home: string;
+  request: PurchaseRequest;
+  deadline: string;
+  at: string;
+  reason: string;
+}
+
+export const offerKey = (sn: string) => `offer.${sn}`;
+export const sentKey = (sn: string) => `sent.${sn}`;
+export const declinedKey = (sn: string) => `declined.${sn}`;
 const LEGACY_FILE = /^([0-9a-f]{32})(\.sent)?\.json$/;
 const MOVE_CHUNK = 256;
 
 export class OfferBook {
-  private constructor(private readonly map: JournalMap<OfferRecord | DispatchRecord>) {}
+  private constructor(private readonly map: JournalMap<OfferRecord | DispatchRecord | DeclineRecord>) {}
 
   /** Opens the book in `offersDir` (which must exist), moving in any per-session files found there. */
   static async open(offersDir: string): Promise<OfferBook> {
@@ -98,6 +110,11 @@ export class OfferBook {
    */
   setDispatch(sn: string, rec: DispatchRecord): Promise<void> {
     return this.map.put(sentKey(sn), rec, { lazy: true });
+  }
+
+  /** Lazy, as a delivery record: a decline lost in a crash only leaves the console without it. */
+  setDeclined(rec: DeclineRecord): Promise<void> {
+    return this.map.put(declinedKey(rec.sn), rec, { lazy: true });
   }
 
   close(): Promise<void> {

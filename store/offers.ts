@@ -58,7 +58,12 @@ async function visit(ctx: StoreContext, dispatcher: SalesDispatcher, agent: Arri
   const inv = checked && checked.deadline.getTime() > Date.now() ? checked : openInvitation(agent);
   const entry = findOffer(ctx.config, inv.request);
   if (!entry) {
-    ctx.log(`session ${inv.sn}: declined (${inv.request.quantity} × ${inv.request.item} in ${inv.request.currency} is not on offer)`);
+    const reason = `${inv.request.quantity} × ${inv.request.item} in ${inv.request.currency} is not on offer`;
+    ctx.log(`session ${inv.sn}: declined (${reason})`);
+    // the visit does not wait for it: a lazy record goes out with the next synced batch
+    void ctx.offers
+      .setDeclined({ v: 1, sn: inv.sn, home: inv.home, request: inv.request, deadline: inv.deadline.toISOString(), at: new Date().toISOString(), reason })
+      .catch((err: unknown) => ctx.log(`session ${inv.sn}: decline not recorded: ${(err as Error).message}`));
     return 'declined';
   }
   const rec = await ensureOffer(ctx, inv, entry);

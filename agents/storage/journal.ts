@@ -16,9 +16,7 @@
 import { closeSync, constants, fdatasync, fsync, fsyncSync, ftruncate, ftruncateSync, openSync, readFileSync, readSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fsCall, fsyncDir, writeAllAt } from './atomic-file.js';
-import { parseStrictJson } from '../../crypto/strict-json.js';
-
-const NL = 0x0a;
+import { scanRecords } from './journal-tail.js';
 
 /** Where a record's line is in the journal file (in bytes, without the newline). */
 export interface LineSpan {
@@ -88,20 +86,7 @@ export class Journal {
       created = true;
     }
     const records: unknown[] = [];
-    let good = 0;
-    for (let start = 0; start < data.length; ) {
-      const end = data.indexOf(NL, start);
-      if (end < 0) break;
-      let record: unknown;
-      try {
-        record = parseStrictJson(data.toString('utf8', start, end));
-      } catch {
-        break;
-      }
-      if (each) each(record, { offset: start, length: end - start });
-      else records.push(record);
-      good = start = end + 1;
-    }
+    const good = scanRecords(data, each ?? ((record) => records.push(record)));
     const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | DSYNC, 0o600);
     if (good < data.length) {
       ftruncateSync(fd, good);

@@ -11,7 +11,7 @@ export const TERMS = [
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
 
 /**
- * offers: [{merchant, rounds: [{index, bid}], agreedIndex?}], term: a key of bid.
+ * offers: [{merchant or label, rounds: [{index, bid}], agreedIndex?}], term: a key of bid.
  * extra: {utility: [{merchant, rounds: [{index, utility}]}], reservation: number} or undefined.
  */
 export function concessionChart(uPlot, container, offers, term, extra) {
@@ -24,7 +24,7 @@ export function concessionChart(uPlot, container, offers, term, extra) {
     const ys = xs.map(() => null);
     for (const r of o.rounds) ys[r.index - 1] = Number(r.bid[term]);
     data.push(ys);
-    series.push({ label: o.merchant, stroke: COLOURS[i % COLOURS.length], width: 2, points: { show: true, size: 6 }, spanGaps: true, scale: 'term' });
+    series.push({ label: o.label ?? o.merchant, stroke: COLOURS[i % COLOURS.length], width: 2, points: { show: true, size: 6 }, spanGaps: true, scale: 'term' });
   });
   const agreed = xs.map(() => null);
   let anyAgreed = false;
