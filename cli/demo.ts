@@ -4,7 +4,10 @@
  * strategies); a buyer with examples/rules.json. It runs a session and prints the
  * negotiation transcript, signs with the best offer, then signs a second contract while
  * withholding the complete signature so the store resolves through the Agent Home; writes
- * both contracts and the CA certificate to DIR and verifies them as `parley verify` does.
+ * both contracts, the arbiter's evidence, the buyer's HTML report and the CA certificate to
+ * DIR and verifies them as `parley verify` does.
+ * With `--console` it then keeps everything up and runs the arbiter console on the demo's
+ * JetStream data (`parley home console`), until Ctrl-C.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,13 +30,23 @@ import { parseStoreConfig } from '../store/config.js';
 import { BuyerClient, newSessionKey } from '../buyer-cli/client.js';
 import { BuyerFiles } from '../buyer-cli/state.js';
 import { resultsTable } from '../buyer-cli/commands.js';
+import { reportData, reportHtml } from '../buyer-cli/report.js';
+import { parseRules } from '../protocol/rules.js';
 import type { PurchaseRequest } from '../protocol/commerce.js';
 import { parleyError } from '../protocol/errors.js';
 import { action, commandGroup, emit, type OutputOptions } from './kit/output.js';
+import { stopSignal } from './kit/daemon.js';
+import { consoleLine, parsePort, type ConsoleFlags } from './kit/console-flags.js';
+import { startArbiterConsole } from '../agent-home/console-command.js';
 import { renderVerification, verifyContractFile, type Verification } from './verify.js';
 
 const EXAMPLES = resolve(dirname(fileURLToPath(import.meta.url)), '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []), 'examples');
 const STORES = ['store-a.json', 'store-b.json', 'store-c.json'];
+
+export interface DemoOptions {
+  /** leave the arbiter console running on the demo's data (`parley demo --console`) */
+  console?: { host?: string; port?: number };
+}
 
 export interface DemoResult {
   out: string;
@@ -41,7 +54,11 @@ export interface DemoResult {
   contracts: Verification[];
   /** the arbiter's evidence file of the session (parley home evidence) */
   evidence: Verification;
+  /** the buyer's HTML report of the session (parley buyer report --rules) */
+  report: string;
   seconds: number;
+  /** with `console`: the console's URL (token included) and what stops it and the demo's servers */
+  console?: { url: string; close(): Promise<void> };
 }
 
 async function party(ca: CertificateAuthority, id: string, role: PartyRole): Promise<Self> {
@@ -60,7 +77,7 @@ async function until<T>(what: string, ms: number, fn: () => Promise<T | undefine
   }
 }
 
-export async function runDemo(outDir: string, say: (line: string) => void): Promise<DemoResult> {
+export async function runDemo(outDir: string, say: (line: string) => void, opts: DemoOptions = {}): Promise<DemoResult> {
   const started = Date.now();
   const out = resolve(outDir);
   const work = mkdtempSync(join(tmpdir(), 'parley-demo-'));
@@ -73,6 +90,13 @@ export async function runDemo(outDir: string, say: (line: string) => void): Prom
     conns.push(nc);
     return nc;
   };
+  const teardown = async () => {
+    for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
+    await Promise.allSettled(conns.map((c) => c.close()));
+    await server.stop();
+    rmSync(work, { recursive: true, force: true });
+  };
+  let kept = false;
   try {
     say(`nats-server with JetStream on ${server.url}`);
     const ca = await createCa({ id: 'parley-demo-ca' });
@@ -157,12 +181,25 @@ export async function runDemo(outDir: string, say: (line: string) => void): Prom
     writeFileSync(evidenceFile, JSON.stringify(await buildEvidence(home.state, session.sn, homeSelf), null, 2) + '\n');
     const evidence = verifyContractFile(evidenceFile, caFile);
     say(`\nparley home evidence ${session.sn} --out ${evidenceFile}; parley verify ${evidenceFile} --ca ${caFile}: ${evidence.valid ? 'valid' : 'NOT valid'} (${evidence.checks.length} checks)`);
-    return { out, sn: session.sn, contracts, evidence, seconds: (Date.now() - started) / 1000 };
+    const report = join(out, `report-${session.sn}.html`);
+    writeFileSync(report, reportHtml(reportData(files.session(session.sn), files.exchanges(), ca.certificate, parseRules(rules))));
+    say(`parley buyer report ${session.sn} --rules rules.json --out ${report}: open it in a browser (it works offline)`);
+    const result: DemoResult = { out, sn: session.sn, contracts, evidence, report, seconds: (Date.now() - started) / 1000 };
+    if (opts.console) {
+      // the arbiter's view of what just happened; everything stays up until it is closed
+      const c = await startArbiterConsole(await conn('console'), { homeId: homeSelf.id, publicKey: homeSelf.publicKey, ...opts.console });
+      kept = true;
+      result.console = {
+        url: c.url,
+        close: async () => {
+          await c.close();
+          await teardown();
+        },
+      };
+    }
+    return result;
   } finally {
-    for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
-    await Promise.allSettled(conns.map((c) => c.close()));
-    await server.stop();
-    rmSync(work, { recursive: true, force: true });
+    if (!kept) await teardown();
   }
 }
 
@@ -170,12 +207,23 @@ export function demoCommand(): Command {
   return commandGroup('demo', 'run the whole protocol locally: CA, Agent Home, three stores, a buyer, two contracts')
     .option('--out <dir>', 'where to write the contracts and the CA certificate', './parley-demo-out')
     .option('--json', 'print one JSON document (the transcript goes to stderr)')
+    .option('--console', "then keep the demo's servers up and run the arbiter console on its data (prints its URL; Ctrl-C ends)")
+    .option('--host <address>', 'with --console: address to listen on (default 127.0.0.1)')
+    .option('--port <n>', 'with --console: port (default: a free one)')
     .action(
-      action(async (flags: OutputOptions & { out: string }) => {
-        const r = await runDemo(flags.out, (line) => (flags.json ? process.stderr : process.stdout).write(line + '\n'));
+      action(async (flags: OutputOptions & ConsoleFlags & { out: string; console?: boolean }) => {
+        const stopped = flags.console ? stopSignal() : undefined;
+        const r = await runDemo(flags.out, (line) => (flags.json ? process.stderr : process.stdout).write(line + '\n'), flags.console ? { console: { host: flags.host, port: parsePort(flags.port) } } : {});
         const ok = r.contracts.every((c) => c.valid) && r.evidence.valid;
-        emit(flags, { ...r, valid: ok }, (d) => `\ndemo ${d.valid ? 'finished' : 'FAILED'} in ${d.seconds.toFixed(1)} s; contracts, evidence and ca.pem in ${d.out}`);
+        const { console: cons, ...shown } = r;
+        emit(flags, { ...shown, valid: ok }, (d) => `\ndemo ${d.valid ? 'finished' : 'FAILED'} in ${d.seconds.toFixed(1)} s; contracts, evidence and ca.pem in ${d.out}`);
         if (!ok) process.exitCode = 1;
+        if (cons) {
+          process.stderr.write(`\nthe arbiter console shows the demo's session, bids, exchanges and audit log; Ctrl-C stops it and the demo's servers\n${consoleLine(cons.url)}`);
+          await stopped;
+          await cons.close();
+          process.exit(process.exitCode ?? 0);
+        }
       }),
     );
 }
