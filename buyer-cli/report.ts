@@ -7,6 +7,7 @@
  * the data as JSON in a non-executed script tag; a Content-Security-Policy allows exactly
  * those inline scripts and styles (by hash) and nothing from anywhere else.
  */
+import { resolveSessionRef } from '../cli/kit/session-ref.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { checkContract, type Check } from '../protocol/contract.js';
@@ -106,7 +107,7 @@ export function registerReportCommand(buyer: Command): void {
   buyer
     .command('report')
     .description('write one self-contained HTML report of a session (agreements, concession chart against your utility, contracts); opens offline')
-    .argument('<sn>', 'session number')
+    .argument('<sn>', 'session number (a unique prefix, or last)')
     .requiredOption('--out <file>', 'the HTML file to write')
     .option('--rules <file>', 'your negotiation rules (the file given to `buyer request`): adds your utility and reservation line')
     .option('--home <dir>', 'Parley data directory (default $PARLEY_HOME or $XDG_DATA_HOME/parley)')
@@ -114,7 +115,7 @@ export function registerReportCommand(buyer: Command): void {
     .action(
       action(async (sn: string, flags: OutputOptions & { out: string; rules?: string; home?: string }) => {
         const files = new BuyerFiles(join(parleyHome(flags.home), 'buyer'));
-        const session = files.session(sn);
+        const session = files.session(resolveSessionRef(sn, files.sessionsByAge().map((x) => x.sn), files.dir));
         const ca = parseCertificate(readText(files.caPath, 'CA certificate'));
         const rules = flags.rules ? parseRules(parseJson(readFileSync(flags.rules), 1 << 20)) : undefined;
         const data = reportData(session, files.exchanges(), ca, rules);

@@ -91,6 +91,29 @@ test('a buyer negotiates, signs and verifies; store and arbiter see the same con
   const human = parleySync(['home', 'show', results!.sn], env);
   assert.match(human.stdout, /visit log:/);
   assert.match(human.stdout, /accept/);
+
+  // the buyer's offline report, by session prefix, with the rules' utility line
+  const file = join(caDir, 'report.html');
+  const report = ok<{ file: string; agreements: number; contracts: number }>(['buyer', 'report', results!.sn.slice(0, 8), '--rules', join(REPO_ROOT, 'examples', 'rules.json'), '--out', file, '--json']);
+  assert.equal([report.agreements, report.contracts], [2, 1]);
+  const html = readFileSync(file, 'utf8');
+  assert.ok(html.includes(signed.contractId) && html.includes('"reservation":0.3'), 'the data is inline');
+  assert.not.ok(/<script[^>]+src=/.test(html), 'nothing is loaded from elsewhere');
+
+  // the merchant's console, as a command beside its running daemon
+  const cons = spawnParley(['store', 'console', '--config', join(tmp.path, `${best}.json`)], env);
+  daemons.push(cons);
+  let line: RegExpExecArray | null = null;
+  for (let i = 0; i < 200 && !line; i++) {
+    line = /^console: (http:\/\/127\.0\.0\.1:\d+)\/\?token=([\w-]+)$/m.exec(cons.stderr());
+    if (!line) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(line, `the console prints its URL; stderr: ${cons.stderr()}`);
+  const answer = await fetch(`${line![1]}/api/session?sn=${results!.sn}`, { headers: { Authorization: `Bearer ${line![2]}` } });
+  assert.is(answer.status, 200);
+  const seen = (await answer.json()) as { outcome: string; contracts: Array<{ contractId: string }> };
+  assert.equal([seen.outcome, seen.contracts.map((c) => c.contractId)], ['won', [signed.contractId]]);
+  assert.is(await cons.stop('SIGINT'), 0, 'Ctrl-C ends it cleanly');
 });
 
 test.run();

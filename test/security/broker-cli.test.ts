@@ -119,6 +119,17 @@ test('home start runs the embedded server with the generated config and connects
   const sessions = parleySync(['home', 'sessions', '--json'], env);
   assert.is(sessions.status, 0, sessions.stderr + sessions.stdout);
   assert.equal(jsonOf<{ sessions: unknown[] }>(sessions).sessions, []);
+  // the arbiter console, as a command, connects to the secured broker as the console party
+  const cons = spawnParley(['home', 'console'], env);
+  try {
+    const m = await eventually('the console line', () => /^console: (http:\/\/127\.0\.0\.1:\d+)\/\?token=([\w-]+)$/m.exec(cons.stderr()) ?? undefined, 30_000);
+    const dir0 = await fetch(`${m[1]}/api/directory`, { headers: { Authorization: `Bearer ${m[2]}` } });
+    assert.is(dir0.status, 200, cons.stderr());
+    assert.equal(((await dir0.json()) as { merchants: unknown[] }).merchants, []);
+    assert.is((await fetch(`${m[1]}/api/directory`)).status, 401);
+  } finally {
+    assert.is(await cons.stop('SIGINT'), 0, cons.stderr());
+  }
   await alice.close();
   await bob.close();
   assert.is(await stopDaemon(daemon), 0, `stops cleanly; stderr: ${daemon.stderr()}`);

@@ -41,7 +41,8 @@ export function concessionChart(uPlot, container, offers, term, extra) {
     data.push(agreed);
     series.push({ label: 'agreement', stroke: '#000', width: 0, paths: () => null, points: { show: true, size: 12, stroke: '#000', fill: '#ffd700' }, scale: 'term' });
   }
-  const axes = [{ label: 'round' }, { label: (TERMS.find((t) => t[0] === term) || [term, term])[1], scale: 'term' }];
+  // rounds are whole numbers: no tick between two bids
+  const axes = [{ label: 'round', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }, { label: (TERMS.find((t) => t[0] === term) || [term, term])[1], scale: 'term' }];
   const scales = { x: { time: false }, term: {} };
   if (extra) {
     scales.u = { range: [0, 1] };
