@@ -12,22 +12,13 @@
  */
 import { join } from 'node:path';
 import { JournalTail } from '../agents/storage/journal-tail.js';
-import type { Bid, PurchaseRequest } from '../protocol/commerce.js';
+import type { Bid } from '../protocol/commerce.js';
 import type { WireError } from '../protocol/errors.js';
 import { StoreFiles, type ContractRecord, type ContractState } from './files.js';
 import type { DeclineRecord, DispatchRecord, OfferRecord } from './offer-book.js';
 
 /** An offer without its Sales Agent, its signature and K[k+1] (the console needs none of them). */
-export interface OfferFacts {
-  sn: string;
-  home: string;
-  item: string;
-  request: PurchaseRequest;
-  deadline: string;
-  createdAt: string;
-  expiry: string;
-  bids: Bid[];
-}
+export type OfferFacts = Pick<OfferRecord, 'sn' | 'home' | 'item' | 'request' | 'deadline' | 'createdAt' | 'expiry' | 'bids'>;
 
 export type BidVerdict = 'rejected' | 'accepted' | 'not revealed' | 'not told';
 

@@ -6,10 +6,10 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import type { NatsConnection } from 'nats';
 import { eventually, negotiated, worldSuite } from '../helpers/world.js';
-import { launchBrowser, rawGet } from '../helpers/browser.js';
+import { launchBrowser, pageAt, rawGet } from '../helpers/browser.js';
 import { startArbiterConsole } from '../../agent-home/console-command.js';
 import type { RunningConsole } from '../../agents/console/server.js';
 import type { NegotiationRecord } from '../../agent-home/state.js';
@@ -37,16 +37,7 @@ test.after(async () => {
   await consoleNc?.close();
 });
 
-async function openPage(): Promise<{ page: Page; dialogs: string[] }> {
-  const page = await browser.newPage();
-  const dialogs: string[] = [];
-  page.on('dialog', (d) => {
-    dialogs.push(d.message());
-    void d.dismiss();
-  });
-  await page.goto(cons.url);
-  return { page, dialogs };
-}
+const openPage = () => pageAt(browser, cons.url);
 
 test('the sessions page lists the session; the session page shows what JetStream holds', async () => {
   const { page } = await openPage();

@@ -7,9 +7,9 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { eventually, LAPTOPS, negotiated, worldSuite } from '../helpers/world.js';
-import { launchBrowser, rawGet } from '../helpers/browser.js';
+import { launchBrowser, pageAt, rawGet } from '../helpers/browser.js';
 import { startMerchantConsole } from '../../store/console-command.js';
 import type { RunningConsole } from '../../agents/console/server.js';
 
@@ -39,17 +39,11 @@ test.after(async () => {
   for (const c of consoles.values()) await c.close();
 });
 
-async function open(id: string, hash = ''): Promise<{ page: Page; dialogs: string[] }> {
-  const page = await browser.newPage();
-  const dialogs: string[] = [];
-  page.on('dialog', (d) => {
-    dialogs.push(d.message());
-    void d.dismiss();
-  });
+async function open(id: string, hash = '') {
   const c = consoles.get(id)!;
-  await page.goto(c.url);
-  if (hash) await page.goto(`${c.origin}/${hash}`);
-  return { page, dialogs };
+  const opened = await pageAt(browser, c.url);
+  if (hash) await opened.page.goto(`${c.origin}/${hash}`);
+  return opened;
 }
 
 test('the winner sees its bids with the verdicts its contract implies, as the Agent Home negotiated them', async () => {
@@ -120,13 +114,7 @@ test('token and Origin enforced; a store name with markup renders as text', asyn
   const evil = '<img src=x onerror=alert(1)></script><script>alert(2)</script>';
   const shown = await startMerchantConsole({ ...h.config, name: evil }, h.dataDir);
   try {
-    const page = await browser.newPage();
-    const dialogs: string[] = [];
-    page.on('dialog', (d) => {
-      dialogs.push(d.message());
-      void d.dismiss();
-    });
-    await page.goto(shown.url);
+    const { page, dialogs } = await pageAt(browser, shown.url);
     await page.waitForSelector('#store-id', { timeout: 30_000 });
     assert.ok((await page.textContent('#store-id'))!.includes(evil));
     assert.is(await page.locator('main img').count(), 0);

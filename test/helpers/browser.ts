@@ -26,3 +26,15 @@ export async function rawGet(url: string, headers: Record<string, string>): Prom
     req.on('error', reject);
   });
 }
+
+/** A new page at `url` that records (and dismisses) every dialog, to show that no script of the data ran. */
+export async function pageAt(browser: Browser, url: string): Promise<{ page: import('playwright-core').Page; dialogs: string[] }> {
+  const page = await browser.newPage();
+  const dialogs: string[] = [];
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  await page.goto(url);
+  return { page, dialogs };
+}

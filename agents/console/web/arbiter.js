@@ -2,45 +2,21 @@
 // Routing by location hash; every view re-fetches only what it shows when the live feed
 // says one of its records changed.
 import uPlot from './uplot.js';
-import { api, badge, debounce, el, live, nav, section, show, table, time } from './dom.js';
-
-// a render that finished after a newer one started (slow fetch, quick navigation) is dropped
-let gen = 0;
-const display = (my, ...nodes) => {
-  if (my === gen) show(...nodes);
-};
+import { api, badge, debounce, el, live, nav, pages, section, table, time } from './dom.js';
 import { concessionChart, TERMS } from './chart.js';
 
-let current = { view: 'sessions', sn: undefined, term: 'price', filter: '' };
+// what the live feed filters on, set by the view on screen; the chart term and the status
+// filter are kept across renders
+let where = { view: 'sessions', sn: undefined };
+const prefs = { term: 'price', filter: '' };
 
-function route() {
-  const h = decodeURIComponent(location.hash.slice(1));
-  if (h.startsWith('/session/')) current = { ...current, view: 'session', sn: h.slice('/session/'.length) };
-  else if (h === '/audit') current = { ...current, view: 'audit' };
-  else if (h === '/directory') current = { ...current, view: 'directory' };
-  else current = { ...current, view: 'sessions' };
-  return render();
-}
-
-async function render() {
-  gen++;
-  try {
-    if (current.view === 'session') return await renderSession(current.sn);
-    if (current.view === 'audit') return await renderAudit();
-    if (current.view === 'directory') return await renderDirectory();
-    return await renderSessions();
-  } catch (e) {
-    show(section('Error', el('p', {}, String(e && e.message ? e.message : e))));
-  }
-}
-
-async function renderSessions() {
-  const my = gen;
+async function renderSessions(_rest, display) {
+  where = { view: 'sessions' };
   const d = await api('sessions');
   const statuses = [...new Set(d.sessions.map((s) => s.status))].sort();
-  const filter = el('select', { id: 'status-filter', onchange: (e) => { current.filter = e.target.value; render(); } }, el('option', { value: '' }, 'all'), statuses.map((s) => el('option', { value: s, selected: s === current.filter }, s)));
+  const filter = el('select', { id: 'status-filter', onchange: (e) => { prefs.filter = e.target.value; render(); } }, el('option', { value: '' }, 'all'), statuses.map((s) => el('option', { value: s, selected: s === prefs.filter }, s)));
   const rows = d.sessions
-    .filter((s) => !current.filter || s.status === current.filter)
+    .filter((s) => !prefs.filter || s.status === prefs.filter)
     .map((s) =>
       el('tr', { 'data-sn': s.sn },
         el('td', {}, el('a', { href: `#/session/${encodeURIComponent(s.sn)}` }, s.sn.slice(0, 12) + '…')),
@@ -49,7 +25,7 @@ async function renderSessions() {
         el('td', { class: 'num' }, s.invited), el('td', { class: 'num' }, s.visited), el('td', { class: 'num' }, s.skipped),
         el('td', { class: 'num' }, s.bidding), el('td', { class: 'num' }, s.agreements),
         el('td', {}, time(s.started)), el('td', {}, time(s.lastActivity))));
-  display(my, section(`Sessions (${d.sessions.length})`, el('label', {}, 'status ', filter),
+  display(section(`Sessions (${d.sessions.length})`, el('label', {}, 'status ', filter),
     table(['session', 'status', 'category', 'item', 'invited', 'visited', 'skipped', 'bidding', 'agreements', 'started', 'last activity'], rows)));
 }
 
@@ -58,10 +34,10 @@ function offersOf(d) {
   return d.negotiations.filter((n) => n.rounds.length).map((n) => ({ merchant: n.merchant, rounds: n.rounds, agreedIndex: agreed.get(n.merchant) }));
 }
 
-async function renderSession(sn) {
-  const my = gen;
+async function renderSession(sn, display) {
+  where = { view: 'session', sn };
   const d = await api(`session?sn=${encodeURIComponent(sn)}`);
-  if (!d) return display(my, section('Session', el('p', {}, `no session ${sn}`)));
+  if (!d) return display(section('Session', el('p', {}, `no session ${sn}`)));
   const s = d.session;
   const info = el('div', { class: 'kv' },
     el('b', {}, 'session'), el('span', { id: 'sn' }, s.sn),
@@ -82,7 +58,7 @@ async function renderSession(sn) {
         el('tr', { class: 'bid' }, el('td', { class: 'num' }, r.index), el('td', { class: 'num' }, `${r.bid.price} ${r.bid.currency}`), el('td', { class: 'num' }, `${r.bid.deliveryDays} d`), el('td', { class: 'num' }, `${r.bid.warrantyMonths} mo`), el('td', { class: 'verdict' }, badge(r.verdict)), el('td', {}, r.chainOk ? badge('hash ok', 'ok') : badge('broken')))))));
 
   const chartBox = el('div', { class: 'chart', id: 'chart' });
-  const menu = el('select', { id: 'term', onchange: (e) => { current.term = e.target.value; concessionChart(uPlot, chartBox, offersOf(d), current.term); } }, TERMS.map(([k, label]) => el('option', { value: k, selected: k === current.term }, label)));
+  const menu = el('select', { id: 'term', onchange: (e) => { prefs.term = e.target.value; concessionChart(uPlot, chartBox, offersOf(d), prefs.term); } }, TERMS.map(([k, label]) => el('option', { value: k, selected: k === prefs.term }, label)));
 
   const agreements = table(['rank', 'merchant', 'bid', 'price', 'delivery', 'warranty', 'proof', 'at'], d.agreements.map((a) =>
     el('tr', { class: 'agreement' }, el('td', { class: 'num' }, a.rank), el('td', {}, a.merchant), el('td', {}, `${a.index}/${a.k}`), el('td', { class: 'num' }, `${a.bid.price} ${a.bid.currency}`), el('td', { class: 'num' }, `${a.bid.deliveryDays} d`), el('td', { class: 'num' }, `${a.bid.warrantyMonths} mo`), el('td', {}, a.chainOk ? badge('chain ok', 'ok') : badge('broken')), el('td', {}, time(a.at)))));
@@ -98,7 +74,7 @@ async function renderSession(sn) {
         el('h3', {}, 'evidence (signed audit records)'), x.evidence.map((e) => el('pre', {}, `#${e.seq} ${e.event} ${time(e.at)}\n${JSON.stringify(e.details, null, 1)}`))) : null);
   });
 
-  display(my, 
+  const shown = display(
     section('Session', info),
     section('Invite Agent route (verified visit log)', visits),
     section('Concession chart', el('label', {}, 'term ', menu), chartBox),
@@ -107,31 +83,30 @@ async function renderSession(sn) {
     section('Exchanges and disputes', exchanges.length ? exchanges : el('p', { class: 'muted' }, 'no agreement yet')),
     section('Audit events of this session', table(['seq', 'event', 'at'], d.events.map((e) => el('tr', {}, el('td', { class: 'num' }, e.seq), el('td', {}, e.event), el('td', {}, time(e.at)))))),
   );
-  if (my === gen) concessionChart(uPlot, chartBox, offersOf(d), current.term);
+  if (shown) concessionChart(uPlot, chartBox, offersOf(d), prefs.term);
 }
 
-async function renderAudit() {
-  const my = gen;
+async function renderAudit(_rest, display) {
+  where = { view: 'audit' };
   const d = await api('audit');
   const v = d.verified;
   const status = !v ? el('p', {}, 'not verified (no Agent Home certificate given)') : v.ok ? el('p', { id: 'audit-status' }, badge('verified', 'ok'), ` up to record ${v.records}`) : el('p', { id: 'audit-status' }, badge('broken'), ` first broken record: ${v.firstBroken.seq} (${v.firstBroken.reason})`);
-  display(my, section('Audit log', status, table(['seq', 'event', 'session', 'at', 'details'], d.records.map((r) =>
+  display(section('Audit log', status, table(['seq', 'event', 'session', 'at', 'details'], d.records.map((r) =>
     r.unreadable ? el('tr', {}, el('td', {}, r.seq), el('td', { colspan: 4 }, 'unreadable')) : el('tr', {}, el('td', { class: 'num' }, r.seq), el('td', {}, r.event), el('td', {}, r.sn ? r.sn.slice(0, 12) + '…' : ''), el('td', {}, time(r.at)), el('td', {}, el('pre', {}, JSON.stringify(r.details))))))));
 }
 
-async function renderDirectory() {
-  const my = gen;
+async function renderDirectory(_rest, display) {
+  where = { view: 'directory' };
   const d = await api('directory');
-  display(my, section(`Directory (${d.merchants.length} merchants)`, table(['merchant', 'name', 'categories', 'registered'], d.merchants.map((m) =>
+  display(section(`Directory (${d.merchants.length} merchants)`, table(['merchant', 'name', 'categories', 'registered'], d.merchants.map((m) =>
     el('tr', { class: 'merchant' }, el('td', {}, m.id), el('td', {}, m.name), el('td', {}, m.categories.join(', ')), el('td', {}, time(m.registeredAt)))))));
 }
 
 nav([['#/sessions', 'Sessions'], ['#/audit', 'Audit'], ['#/directory', 'Directory']]);
+const render = pages([['/session/', renderSession], ['/audit', renderAudit], ['/directory', renderDirectory]], renderSessions);
 const refresh = debounce(() => render());
 live((c) => {
-  if (current.view === 'session' && c.topic !== 'parley_exchanges' && !c.key.startsWith(current.sn)) return;
-  if (current.view === 'directory' && c.topic !== 'parley_directory') return;
+  if (where.view === 'session' && c.topic !== 'parley_exchanges' && !c.key.startsWith(where.sn)) return;
+  if (where.view === 'directory' && c.topic !== 'parley_directory') return;
   refresh();
 });
-window.addEventListener('hashchange', route);
-route();

@@ -83,3 +83,37 @@ export function debounce(fn, ms = 150) {
     t = setTimeout(() => fn(...a), ms);
   };
 }
+
+/**
+ * Hash routing for a console page. `routes`: [hash, view] pairs tried in order (a hash ending
+ * in `/` is a prefix: the view gets the rest, e.g. a session number); `fallback` serves any
+ * other hash. A view is `async (rest, display)`; `display(...nodes)` shows them only if no
+ * newer render has started meanwhile (a slow fetch, quick navigation) and says whether it
+ * did. Renders the current hash now and on every change; returns `render` for live updates.
+ */
+export function pages(routes, fallback) {
+  let gen = 0;
+  let current = { view: fallback, rest: '' };
+  const render = async () => {
+    const my = ++gen;
+    const display = (...nodes) => {
+      if (my !== gen) return false;
+      show(...nodes);
+      return true;
+    };
+    try {
+      await current.view(current.rest, display);
+    } catch (e) {
+      display(section('Error', el('p', {}, String(e && e.message ? e.message : e))));
+    }
+  };
+  const route = () => {
+    const h = decodeURIComponent(location.hash.slice(1));
+    const hit = routes.find(([p]) => h === p || (p.endsWith('/') && h.startsWith(p)));
+    current = hit ? { view: hit[1], rest: h.slice(hit[0].length) } : { view: fallback, rest: '' };
+    return render();
+  };
+  window.addEventListener('hashchange', route);
+  route();
+  return render;
+}

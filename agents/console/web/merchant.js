@@ -2,43 +2,20 @@
 // charted, sessions), one session (its bids and what the store was told of them, its
 // contracts), contracts. Only this store's own records reach this page.
 import uPlot from './uplot.js';
-import { api, badge, debounce, el, live, nav, section, show, table, time } from './dom.js';
+import { api, badge, debounce, el, live, nav, pages, section, table, time } from './dom.js';
 import { concessionChart, TERMS } from './chart.js';
 
-let gen = 0;
-const display = (my, ...nodes) => {
-  if (my === gen) show(...nodes);
-};
-let current = { view: 'overview', sn: undefined, term: 'price' };
-
-function route() {
-  const h = decodeURIComponent(location.hash.slice(1));
-  if (h.startsWith('/session/')) current = { ...current, view: 'session', sn: h.slice('/session/'.length) };
-  else if (h === '/contracts') current = { ...current, view: 'contracts' };
-  else current = { ...current, view: 'overview' };
-  return render();
-}
-
-async function render() {
-  gen++;
-  try {
-    if (current.view === 'session') return await renderSession(current.sn);
-    if (current.view === 'contracts') return await renderContracts();
-    return await renderOverview();
-  } catch (e) {
-    show(section('Error', el('p', {}, String(e && e.message ? e.message : e))));
-  }
-}
+// the chart term, kept across renders
+const prefs = { term: 'price' };
 
 const money = (n, cur) => (n === undefined || n === null ? '—' : `${n} ${cur ?? ''}`.trim());
 const pct = (x) => (x === null || x === undefined ? '—' : `${Math.round(x * 100)} %`);
 
 function termMenu(onPick) {
-  return el('select', { id: 'term', onchange: (e) => { current.term = e.target.value; onPick(); } }, TERMS.map(([k, label]) => el('option', { value: k, selected: k === current.term }, label)));
+  return el('select', { id: 'term', onchange: (e) => { prefs.term = e.target.value; onPick(); } }, TERMS.map(([k, label]) => el('option', { value: k, selected: k === prefs.term }, label)));
 }
 
-async function renderOverview() {
-  const my = gen;
+async function renderOverview(_rest, display) {
   const d = await api('overview');
   const s = d.stats;
   const info = el('div', { class: 'kv' },
@@ -51,7 +28,7 @@ async function renderOverview() {
   const listings = table(['item', 'category', 'stock', 'list price', 'floor', 'concession plan', 'attributes'], d.listings.map((l) =>
     el('tr', { class: 'listing' }, el('td', {}, l.item), el('td', {}, l.category), el('td', { class: 'num' }, l.stock), el('td', { class: 'num' }, money(l.listPrice, l.currency)), el('td', { class: 'num' }, money(l.floorPrice, l.currency)), el('td', {}, l.plan), el('td', {}, Object.entries(l.attributes).map(([k, v]) => `${k}=${v}`).join(', ')))));
   const chartBox = el('div', { class: 'chart', id: 'chart' });
-  const draw = () => concessionChart(uPlot, chartBox, d.chart, current.term);
+  const draw = () => concessionChart(uPlot, chartBox, d.chart, prefs.term);
   const sessions = table(['session', 'request', 'decision', 'bids', 'delivery', 'outcome', 'agreed', 'at', 'deadline'], d.sessions.map((x) =>
     el('tr', { 'data-sn': x.sn, class: 'session' },
       el('td', {}, el('a', { href: `#/session/${encodeURIComponent(x.sn)}` }, x.sn.slice(0, 12) + '…')),
@@ -60,18 +37,17 @@ async function renderOverview() {
       el('td', { class: 'num' }, x.k || '—'), el('td', {}, x.delivery ? badge(x.delivery) : '—'), el('td', { class: 'outcome' }, badge(x.outcome)),
       el('td', { class: 'num' }, x.acceptedIndex ? `bid ${x.acceptedIndex}: ${money(x.price, x.currency)}` : '—'),
       el('td', {}, time(x.at)), el('td', {}, time(x.deadline)))));
-  display(my,
+  const shown = display(
     section('Store', info),
     section('Listings', listings),
     section('Own concessions (latest offers)', el('label', {}, 'term ', termMenu(draw)), chartBox),
     section(`Sessions invited to (${d.sessions.length})`, sessions));
-  if (my === gen) draw();
+  if (shown) draw();
 }
 
-async function renderSession(sn) {
-  const my = gen;
+async function renderSession(sn, display) {
   const d = await api(`session?sn=${encodeURIComponent(sn)}`);
-  if (!d) return display(my, section('Session', el('p', {}, `no session ${sn} in this store's records`)));
+  if (!d) return display(section('Session', el('p', {}, `no session ${sn} in this store's records`)));
   const r = d.request;
   const info = el('div', { class: 'kv' },
     el('b', {}, 'session'), el('span', { id: 'sn' }, d.sn),
@@ -86,13 +62,13 @@ async function renderSession(sn) {
     el('tr', { class: 'bid' }, el('td', { class: 'num' }, b.index), el('td', { class: 'num' }, money(b.bid.price, b.bid.currency)), el('td', { class: 'num' }, `${b.bid.deliveryDays} d`), el('td', { class: 'num' }, `${b.bid.warrantyMonths} mo`), el('td', { class: 'verdict' }, badge(b.verdict)))));
   const chartBox = el('div', { class: 'chart', id: 'chart' });
   const offers = d.bids.length ? [{ label: 'own bids', rounds: d.bids.map((b) => ({ index: b.index, bid: b.bid })), agreedIndex: d.acceptedIndex ?? undefined }] : [];
-  const draw = () => concessionChart(uPlot, chartBox, offers, current.term);
-  display(my,
+  const draw = () => concessionChart(uPlot, chartBox, offers, prefs.term);
+  const shown = display(
     section('Session', info),
     d.bids.length ? section('Own bids (committed in order, hash-chained)', el('p', { class: 'muted' }, told), bids) : null,
     d.bids.length ? section('Own concession chart', el('label', {}, 'term ', termMenu(draw)), chartBox) : null,
     section('Contracts of this session', contractTable(d.contracts)));
-  if (my === gen && offers.length) draw();
+  if (shown && offers.length) draw();
 }
 
 function contractTable(list) {
@@ -106,14 +82,11 @@ function contractTable(list) {
       el('td', {}, time(c.countersignedAt)), el('td', {}, time(c.exchangeDeadline)))));
 }
 
-async function renderContracts() {
-  const my = gen;
+async function renderContracts(_rest, display) {
   const d = await api('contracts');
-  display(my, section(`Contracts (${d.contracts.length})`, contractTable(d.contracts)));
+  display(section(`Contracts (${d.contracts.length})`, contractTable(d.contracts)));
 }
 
 nav([['#/', 'Overview'], ['#/contracts', 'Contracts']]);
-const refresh = debounce(() => render());
-live(() => refresh());
-window.addEventListener('hashchange', route);
-route();
+const render = pages([['/session/', renderSession], ['/contracts', renderContracts]], renderOverview);
+live(debounce(() => render()));
