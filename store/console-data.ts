@@ -15,7 +15,7 @@ import { JournalTail } from '../agents/storage/journal-tail.js';
 import type { Bid } from '../protocol/commerce.js';
 import type { WireError } from '../protocol/errors.js';
 import { StoreFiles, type ContractRecord, type ContractState } from './files.js';
-import type { DeclineRecord, DispatchRecord, OfferRecord } from './offer-book.js';
+import { bookKey, type DeclineRecord, type DispatchRecord, type OfferRecord } from './offer-book.js';
 
 /** An offer without its Sales Agent, its signature and K[k+1] (the console needs none of them). */
 export type OfferFacts = Pick<OfferRecord, 'sn' | 'home' | 'item' | 'request' | 'deadline' | 'createdAt' | 'expiry' | 'bids'>;
@@ -100,13 +100,12 @@ export class StoreRecords {
     }
     for (const r of records) {
       const { k, v } = (r ?? {}) as { k?: unknown; v?: unknown };
-      if (typeof k !== 'string' || typeof v !== 'object' || v === null) continue;
-      const dot = k.indexOf('.');
-      const kind = k.slice(0, dot);
-      const sn = k.slice(dot + 1);
+      const key = typeof k === 'string' ? bookKey(k) : undefined;
+      if (!key || typeof v !== 'object' || v === null) continue;
+      const { kind, sn } = key;
       if (kind === 'offer') this.offers.set(sn, offerFacts(v as OfferRecord));
       else if (kind === 'sent') this.sent.set(sn, v as DispatchRecord);
-      else if (kind === 'declined' && !this.offers.has(sn)) this.declines.set(sn, v as DeclineRecord);
+      else if (kind === 'declined') this.declines.set(sn, v as DeclineRecord);
     }
   }
 

@@ -61,9 +61,15 @@ export interface DeclineRecord {
   reason: string;
 }
 
-export const offerKey = (sn: string) => `offer.${sn}`;
-export const sentKey = (sn: string) => `sent.${sn}`;
-export const declinedKey = (sn: string) => `declined.${sn}`;
+const offerKey = (sn: string) => `offer.${sn}`;
+const sentKey = (sn: string) => `sent.${sn}`;
+const declinedKey = (sn: string) => `declined.${sn}`;
+
+/** What a key of the book's journal names (for readers of the journal: store/console-data.ts). */
+export function bookKey(key: string): { kind: 'offer' | 'sent' | 'declined'; sn: string } | undefined {
+  const m = /^(offer|sent|declined)\.(.+)$/.exec(key);
+  return m ? { kind: m[1] as 'offer' | 'sent' | 'declined', sn: m[2]! } : undefined;
+}
 const LEGACY_FILE = /^([0-9a-f]{32})(\.sent)?\.json$/;
 const MOVE_CHUNK = 256;
 
