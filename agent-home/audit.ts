@@ -221,8 +221,8 @@ export interface AuditEntry {
   raw?: Uint8Array;
 }
 
-/** Every position of the stream from 1 to its last sequence (deleted ones without bytes). */
-export async function readAuditLog(jsm: JetStreamManager): Promise<AuditEntry[]> {
+/** Every position of the stream from `from` (1: the whole log) to its last sequence (deleted ones without bytes). */
+export async function readAuditLog(jsm: JetStreamManager, from = 1): Promise<AuditEntry[]> {
   let last: number;
   try {
     last = (await retry(() => jsm.streams.info(AUDIT_STREAM))).state.last_seq;
@@ -231,7 +231,7 @@ export async function readAuditLog(jsm: JetStreamManager): Promise<AuditEntry[]>
     throw e;
   }
   const out: AuditEntry[] = [];
-  for (let seq = 1; seq <= last; seq++) {
+  for (let seq = Math.max(1, from); seq <= last; seq++) {
     try {
       out.push({ seq, raw: (await retry(() => jsm.streams.getMessage(AUDIT_STREAM, { seq }))).data });
     } catch (e) {

@@ -12,7 +12,7 @@ import type { JsonValue } from '../crypto/canonical.js';
 import type { VerdictReason } from '../protocol/rules.js';
 import type { ConsoleChange, ConsoleRole } from '../agents/console/server.js';
 import { listSessions, showSession } from './arbiter.js';
-import { auditReport } from './audit.js';
+import { AuditTail } from './console-audit.js';
 import type { HomeState } from './state.js';
 import { CONSOLE_WATCHED } from './console-access.js';
 
@@ -76,7 +76,7 @@ async function sessionsView(state: HomeState) {
   return { sessions: out };
 }
 
-async function sessionView(state: HomeState, sn: string) {
+async function sessionView(state: HomeState, audit: AuditTail, sn: string) {
   const d = await showSession(state, sn);
   const rec = await state.session(sn);
   if (!d || !rec) return undefined;
@@ -96,8 +96,7 @@ async function sessionView(state: HomeState, sn: string) {
   }
   // ranked by the buyer's utility, which itself stays out of the answer
   const ranked = [...d.agreements].sort((a, b) => b.utility - a.utility || a.merchant.localeCompare(b.merchant));
-  const audit = auditReport(await state.auditEntries());
-  const evidence = audit.records.filter((r) => 'event' in r && r.sn === sn).map((r) => r as { seq: number; at: string; event: string; details: unknown });
+  const evidence = (await audit.records()).filter((r) => 'event' in r && r.sn === sn).map((r) => r as { seq: number; at: string; event: string; details: unknown });
   return {
     session: {
       sn,
@@ -129,9 +128,9 @@ async function sessionView(state: HomeState, sn: string) {
   };
 }
 
-async function auditView(state: HomeState, publicKey: Uint8Array | undefined) {
-  const r = auditReport(await state.auditEntries(), publicKey);
-  return { verified: r.verified ?? null, records: r.records.slice(-500) };
+async function auditView(audit: AuditTail) {
+  const verified = await audit.verified();
+  return { verified: verified ?? null, records: (await audit.records()).slice(-500) };
 }
 
 async function directoryView(state: HomeState) {
@@ -160,6 +159,7 @@ async function watchBuckets(state: HomeState, send: (c: ConsoleChange) => void):
 }
 
 export function arbiterConsole(state: HomeState, opts: { homeId: string; publicKey?: Uint8Array }): ConsoleRole {
+  const audit = new AuditTail(state, opts.publicKey);
   return {
     title: `Parley arbiter console — ${opts.homeId}`,
     page: 'arbiter.js',
@@ -167,9 +167,9 @@ export function arbiterConsole(state: HomeState, opts: { homeId: string; publicK
       sessions: () => sessionsView(state),
       session: async (q) => {
         const sn = q.get('sn') ?? '';
-        return /^[A-Za-z0-9_-]{8,128}$/.test(sn) ? sessionView(state, sn) : undefined;
+        return /^[A-Za-z0-9_-]{8,128}$/.test(sn) ? sessionView(state, audit, sn) : undefined;
       },
-      audit: () => auditView(state, opts.publicKey),
+      audit: () => auditView(audit),
       directory: () => directoryView(state),
     },
     watch: (send) => watchBuckets(state, send),

@@ -351,8 +351,9 @@ export class HomeState {
   }
 
   /** The audit log as stored, position by position (agent-home/audit.ts). */
-  auditEntries(): Promise<AuditEntry[]> {
-    return readAuditLog(this.jsm);
+  /** The audit log's positions from `from` on (1: all of it). */
+  auditEntries(from = 1): Promise<AuditEntry[]> {
+    return readAuditLog(this.jsm, from);
   }
 
   /** A buyer's mailbox messages after sequence `after` (at most `limit`). */
