@@ -19,6 +19,7 @@ import { startNatsServer } from '../agents/transport/nats-server.js';
 import { connectNats } from '../agents/transport/connect.js';
 import { subjectPatterns } from '../protocol/subjects.js';
 import { AgentHost, migrate } from '../agents/runtime/host.js';
+import type { Trust } from '../agents/runtime/trust.js';
 import { Requests } from '../agents/transport/requests.js';
 import { KvClient } from '../agents/storage/kv-client.js';
 import { JetStreamHostStore } from '../agents/runtime/host-store.js';
@@ -27,53 +28,87 @@ import { testPki } from '../test/helpers/parties.js';
 import { decodeMessage, encodeJson, MAX_MESSAGE_BYTES } from '../protocol/wire.js';
 import { measureInterleaved, printTargets, table, target, writeResults } from './lib.js';
 
-export async function run(): Promise<void> {
-  const server = await startNatsServer();
-  const conns: NatsConnection[] = [];
-  try {
-    const pki = await testPki();
-    const trust = pki.trust;
-    const home = await pki.party('home', 'agent-home');
-    const first = await pki.party('m1', 'merchant');
-    const target0 = await pki.party('m2', 'merchant');
-    const hostConn = await connectNats({ servers: server.url, name: 'host', inboxPrefix: subjectPatterns.inboxPrefix('m2') });
-    // the sender is m1, the host of the agent's last visit: m2 acknowledges only to its inbox
-    const client = await connectNats({ servers: server.url, name: 'sender', inboxPrefix: subjectPatterns.inboxPrefix('m1') });
-    conns.push(hostConn, client);
+/** The probe agent's two hosts on one server: m1 sends, m2 (an AgentHost on JetStream) receives. */
+export interface ProbeHop {
+  trust: Trust;
+  /** the sender's connection (its inbox is m1's) */
+  client: NatsConnection;
+  /** the receiving host's connection */
+  hostConn: NatsConnection;
+  /** a fresh realistic mid-itinerary agent: one visit record in its log, ~2 KB payload */
+  make(): Envelope;
+  /** one hop of `agent` (its bytes) to m2: verify, durable accept, ack */
+  hop(agent: Uint8Array): Promise<void>;
+  /** untimed, before each timed hop: lets the last hop's held work finish */
+  afterHop(): Promise<void>;
+  /** releases held work and stops the host; the connections are closed too */
+  stop(): Promise<void>;
+}
 
-    const host = new AgentHost({ nc: hostConn, self: target0, trust, store: await JetStreamHostStore.open(hostConn, 'm2') });
-    // a bucket like a host store's (the same settings, opened the same way), for the write alone
-    await JetStreamHostStore.open(hostConn, 'scratch');
-    const scratch = new KvClient(hostConn, 'parley_host_scratch');
-    // the handler is not part of a hop: measure only verify + durable accept + ack. The host's
-    // work after the ack (this handler, then its state write to JetStream) is held until the
-    // sender has the ack: in a deployment it runs on the receiving host's machine, while here
-    // sender, host and server share two cores and it would slow the measured hop's last leg
-    let gate = Promise.resolve();
-    let openGate = () => {};
-    host.register('probe', {
-      issuerRoles: ['agent-home'],
-      visit: async () => {
-        await gate;
-        return { note: 'ok', stay: true };
-      },
-    });
-    /** Lets the last hop's held work finish, then holds the next hop's until this runs again. */
-    const afterHop = async () => {
+/**
+ * Opens the probe's hosts on `url`. The handler is not part of a hop: a hop is only verify +
+ * durable accept + ack. The host's work after the ack (the handler, then its state write to
+ * JetStream) is held until the sender has the ack: in a deployment it runs on the receiving
+ * host's machine, while here sender, host and server share two cores and it would slow the
+ * measured hop's last leg. `afterHop` releases it (and waits for it) before the next hop.
+ */
+export async function openProbeHop(url: string): Promise<ProbeHop> {
+  const pki = await testPki();
+  const trust = pki.trust;
+  const home = await pki.party('home', 'agent-home');
+  const first = await pki.party('m1', 'merchant');
+  const target0 = await pki.party('m2', 'merchant');
+  const hostConn = await connectNats({ servers: url, name: 'host', inboxPrefix: subjectPatterns.inboxPrefix('m2') });
+  // the sender is m1, the host of the agent's last visit: m2 acknowledges only to its inbox
+  const client = await connectNats({ servers: url, name: 'sender', inboxPrefix: subjectPatterns.inboxPrefix('m1') });
+  const host = new AgentHost({ nc: hostConn, self: target0, trust, store: await JetStreamHostStore.open(hostConn, 'm2') });
+  let gate = Promise.resolve();
+  let openGate = () => {};
+  host.register('probe', {
+    issuerRoles: ['agent-home'],
+    visit: async () => {
+      await gate;
+      return { note: 'ok', stay: true };
+    },
+  });
+  await host.start();
+  const payload = { request: { item: 'laptop', quantity: 3, attributes: { ram: '32GB', screen: '14in' } }, pad: 'x'.repeat(1500) };
+  return {
+    trust,
+    client,
+    hostConn,
+    make: () => {
+      const env = createAgent(home, { kind: 'probe', itinerary: [{ host: 'm1', timeoutMs: 2000 }, { host: 'm2', timeoutMs: 2000 }], payload, ttlMs: 600_000 });
+      return { ...appendVisit(env, first, { event: 'visited', target: 'm1', hop: 0, note: 'interested' }), hop: 1 };
+    },
+    hop: async (agent) => {
+      await migrate(client, 'm2', agent, 2000);
+    },
+    afterHop: async () => {
       openGate();
       await host.idle();
       gate = new Promise((open) => (openGate = open));
-    };
-    await host.start();
+    },
+    stop: async () => {
+      openGate();
+      await host.stop();
+      await Promise.allSettled([client.close(), hostConn.close()]);
+    },
+  };
+}
+
+export async function run(): Promise<void> {
+  const server = await startNatsServer();
+  let probe: ProbeHop | undefined;
+  try {
+    probe = await openProbeHop(server.url);
+    const { trust, client, hostConn, make } = probe;
+    // a bucket like a host store's (the same settings, opened the same way), for the write alone
+    await JetStreamHostStore.open(hostConn, 'scratch');
+    const scratch = new KvClient(hostConn, 'parley_host_scratch');
     hostConn.subscribe('bench.echo', { callback: (_e, m) => m.respond(m.data) });
     await hostConn.flush();
 
-    // a realistic mid-itinerary agent: one visit record already in its log, ~2 KB payload
-    const payload = { request: { item: 'laptop', quantity: 3, attributes: { ram: '32GB', screen: '14in' } }, pad: 'x'.repeat(1500) };
-    const make = (): Envelope => {
-      const env = createAgent(home, { kind: 'probe', itinerary: [{ host: 'm1', timeoutMs: 2000 }, { host: 'm2', timeoutMs: 2000 }], payload, ttlMs: 600_000 });
-      return { ...appendVisit(env, first, { event: 'visited', target: 'm1', hop: 0, note: 'interested' }), hop: 1 };
-    };
     // every hop and every signature check takes a fresh agent, from separate pools: the
     // process remembers signatures it has verified (crypto/ed25519.ts), so a hop must not
     // get an agent the signature measure has just checked
@@ -120,17 +155,13 @@ export async function run(): Promise<void> {
         // each hop is timed alone: the host's work after the ack (handler, state write) is
         // released and finishes before the next hop starts
         hop: {
-          fn: async () => {
-            await migrate(client, 'm2', bytes[i++]!, 2000);
-          },
-          between: afterHop,
+          fn: () => probe!.hop(bytes[i++]!),
+          between: probe.afterHop,
           warmup: WARMUP,
         },
       },
       { rounds: ROUNDS, perRound: PER_ROUND },
     );
-    openGate();
-    await host.stop();
 
     const rttMs = rtt.medianMs;
     const goalMs = 2 * rttMs + sig.medianMs;
@@ -160,7 +191,7 @@ export async function run(): Promise<void> {
     console.log(`results: ${file}`);
     printTargets(targets);
   } finally {
-    await Promise.allSettled(conns.map((c) => c.close()));
+    await probe?.stop();
     await server.stop();
   }
 }

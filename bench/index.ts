@@ -21,6 +21,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   limit: async () => (await import('./limit.js')).run(),
   session: async () => (await import('./session.js')).run(process.argv.slice(2)),
   load: async () => (await import('./load.js')).run(process.argv.slice(2)),
+  console: async () => (await import('./console.js')).run(),
 };
 
 const args = process.argv.slice(2);

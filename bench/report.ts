@@ -16,7 +16,7 @@ export const RESULTS_FILE = resolve(RESULTS_DIR, '..', 'RESULTS.md');
 export const NOTES_FILE = resolve(RESULTS_DIR, '..', 'RESULTS-notes.md');
 
 /** the order benchmarks are shown in; others follow by name */
-const ORDER = ['crypto', 'hop', 'negotiate', 'dispute', 'limit', 'session', 'load', 'soak'];
+const ORDER = ['crypto', 'hop', 'console', 'negotiate', 'dispute', 'limit', 'session', 'load', 'soak'];
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
