@@ -21,7 +21,7 @@ export interface SessionSummary {
   exchanges: number;
 }
 
-function summary(s: SessionRecord): SessionSummary {
+export function summary(s: SessionRecord): SessionSummary {
   return {
     sn: s.sn,
     buyer: s.buyer,

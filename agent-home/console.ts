@@ -11,7 +11,7 @@ import { keyFromB64u, verifyReveal } from '../crypto/hashchain.js';
 import type { JsonValue } from '../crypto/canonical.js';
 import type { VerdictReason } from '../protocol/rules.js';
 import type { ConsoleChange, ConsoleRole } from '../agents/console/server.js';
-import { listSessions, showSession } from './arbiter.js';
+import { showSession, summary } from './arbiter.js';
 import { AuditTail } from './console-audit.js';
 import type { HomeState } from './state.js';
 import { CONSOLE_WATCHED } from './console-access.js';
@@ -47,11 +47,12 @@ export function chainCheck(k1: string, rounds: ReadonlyArray<{ bid: unknown; nex
 }
 
 async function sessionsView(state: HomeState) {
-  const list = await listSessions(state);
   const out = [];
-  for (const s of list) {
-    const rec = await state.session(s.sn);
+  // each record read once (listSessions would read it, and the view again)
+  for (const sn of await state.sessionNumbers()) {
+    const rec = await state.session(sn);
     if (!rec) continue;
+    const s = summary(rec);
     const visited = rec.visits.filter((v) => v.event === 'visited').length;
     const skipped = rec.visits.filter((v) => v.event === 'skipped').length;
     const times = [rec.created, ...rec.visits.map((v) => v.at)].sort();
@@ -73,7 +74,7 @@ async function sessionsView(state: HomeState) {
       deadline: rec.deadline,
     });
   }
-  return { sessions: out };
+  return { sessions: out.sort((a, b) => a.started.localeCompare(b.started)) };
 }
 
 async function sessionView(state: HomeState, audit: AuditTail, sn: string) {
