@@ -350,8 +350,7 @@ export class HomeState {
     await retry(() => this.js.publish(mailboxSubject(buyer), data, { msgID: `${msg.contractId}.${msg.kind}` }));
   }
 
-  /** The audit log as stored, position by position (agent-home/audit.ts). */
-  /** The audit log's positions from `from` on (1: all of it). */
+  /** The audit log as stored, position by position from `from` on (1: all of it; agent-home/audit.ts). */
   auditEntries(from = 1): Promise<AuditEntry[]> {
     return readAuditLog(this.jsm, from);
   }
